@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# p2pdma-dkms: the user's entry points. Kbuild reads ./Kbuild, not this file.
+#
+#   make [KVER=<release>] [KDIR=<headers>] [KSRC=<tree>] [W=1] [C=2]
+#   make dkms-install | dkms-remove [KVER=<release>]
+#   make check | test | demo | clean
+
+# The target kernel: KVER=, or KERNELRELEASE= (which dkms appends), or the
+# newest Debian 6.1/6.12 kernel whose headers are installed.
+ifndef KVER
+KVER := $(or $(KERNELRELEASE),$(shell scripts/kernels default 2>/dev/null))
+endif
+KDIR ?= /lib/modules/$(KVER)/build
+BUILD := $(CURDIR)/build/$(KVER)
+
+.PHONY: all modules clean check test demo dkms-install dkms-remove
+
+all: modules
+
+# Our sources are copied into build/<release>/ next to the staged nvmet
+# family, so that one M= build per kernel sees them all and several kernels
+# can be built side by side.
+modules:
+	@test -n "$(KVER)" || scripts/kernels default >/dev/null
+	@scripts/kernel-info $(KDIR) >/dev/null
+	@mkdir -p $(BUILD)
+	@cp -pR Kbuild dkms.conf p2pdma include $(BUILD)/
+	@scripts/stage-nvmet $(KDIR) $(BUILD)/nvmet-p2p
+	$(MAKE) -C $(KDIR) M=$(BUILD) modules
+
+clean:
+	rm -rf build
+
+check:
+	scripts/check
+
+test:
+	scripts/setup
+	tests/run --install
+
+demo:
+	scripts/setup
+	tests/demo
+
+dkms-install:
+	@test -n "$(KVER)" || scripts/kernels default >/dev/null
+	scripts/dkms install $(KVER)
+
+dkms-remove:
+	scripts/dkms remove

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * p2pdma: PCI peer-to-peer DMA memory for kernels built without
+ * CONFIG_PCI_P2PDMA. This file holds the module's entry points; providers,
+ * topology, mapping, sysfs and the char device each live in their own file.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/printk.h>
+
+#include <p2pdma/p2pdma.h>
+
+static int __init p2pdma_init(void)
+{
+	pr_info("version %s loaded\n", P2PDMA_VERSION);
+	return 0;
+}
+module_init(p2pdma_init);
+
+static void __exit p2pdma_exit(void)
+{
+	pr_info("unloaded\n");
+}
+module_exit(p2pdma_exit);
+
+MODULE_DESCRIPTION("PCI peer-to-peer DMA memory for kernels without CONFIG_PCI_P2PDMA");
+MODULE_AUTHOR("p2pdma-dkms developers");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(P2PDMA_VERSION);
