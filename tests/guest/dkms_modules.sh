@@ -1,0 +1,27 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The modules modprobe loads are the ones "dkms install" put into
+# updates/dkms, built from this checkout (srcversion equal to the
+# checkout's build), and they unload again.
+
+# shellcheck source=tests/lib/guest.sh
+. "$(dirname "$0")/../lib/guest.sh"
+
+read -ra family <<<"$EXPECT_NVMET_FAMILY"
+plan $((4 + 3 * ${#family[@]} + 1))
+
+check "p2pdma: modprobe's file is in updates/dkms" installed_by_dkms p2pdma
+check "p2pdma: modprobe loads it" modprobe p2pdma
+check "p2pdma: loaded module is this checkout's build" loaded_is_checkout p2pdma
+check "p2pdma: modprobe -r unloads it" \
+	bash -c 'modprobe -r p2pdma && [ ! -e /sys/module/p2pdma ]'
+
+for m in "${family[@]}"; do
+	check "$m: modprobe's file is in updates/dkms" installed_by_dkms "$m"
+	check "$m: modprobe loads it" modprobe "$m"
+	check "$m: loaded module is this checkout's build" loaded_is_checkout "$m"
+done
+# Unloading the transports first lets nvmet go last.
+check "nvmet family: modprobe -r unloads it" \
+	bash -c "modprobe -r ${family[*]} && [ ! -e /sys/module/nvmet ]"

@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# nvmet configfs and NVMe-oF host helpers for guest tests. Sourced after
+# tests/lib/guest.sh.
+
+readonly NVMET=/sys/kernel/config/nvmet
+readonly TEST_NQN=nqn.2026-11.org.p2pdma-dkms:test
+
+# configfs_mount: load configfs (a module on Debian) and mount it.
+configfs_mount() {
+	modprobe configfs || return 1
+	mountpoint -q /sys/kernel/config ||
+		mount -t configfs configfs /sys/kernel/config
+}
+
+# nvmet_export TRTYPE TRADDR TRSVCID DEVICE: export DEVICE as namespace 1
+# of $TEST_NQN on port 1.
+nvmet_export() {
+	local trtype=$1 traddr=$2 trsvcid=$3 device=$4
+	local subsys=$NVMET/subsystems/$TEST_NQN port=$NVMET/ports/1
+	mkdir "$subsys" &&
+		echo 1 >"$subsys/attr_allow_any_host" &&
+		mkdir "$subsys/namespaces/1" &&
+		echo "$device" >"$subsys/namespaces/1/device_path" &&
+		echo 1 >"$subsys/namespaces/1/enable" &&
+		mkdir "$port" &&
+		echo "$trtype" >"$port/addr_trtype" &&
+		echo ipv4 >"$port/addr_adrfam" &&
+		echo "$traddr" >"$port/addr_traddr" &&
+		echo "$trsvcid" >"$port/addr_trsvcid" &&
+		ln -s "$subsys" "$port/subsystems/$TEST_NQN"
+}
+
+# nvmet_clear: remove every port, subsystem and namespace, as
+# "nvmetcli clear" does.
+nvmet_clear() {
+	local p s n
+	for p in "$NVMET"/ports/*; do
+		[ -d "$p" ] || continue
+		rm -f "$p"/subsystems/*
+		rmdir "$p"
+	done
+	for s in "$NVMET"/subsystems/*; do
+		[ -d "$s" ] || continue
+		for n in "$s"/namespaces/*; do
+			[ -d "$n" ] || continue
+			echo 0 >"$n/enable"
+			rmdir "$n"
+		done
+		rmdir "$s"
+	done
+}
+
+# nvme_namespace_where ATTR VALUE: the namespace block device whose NVMe
+# subsystem (or controller) has ATTR = VALUE (spaces ignored).
+nvme_namespace_where() {
+	local b
+	for b in /sys/block/nvme*n*; do
+		[[ $(basename "$b") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
+		if [ "$(tr -d ' ' <"$b/device/$1" 2>/dev/null)" = "$2" ]; then
+			echo "/dev/$(basename "$b")"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# wait_namespace ATTR VALUE: wait up to 20 s for that namespace to appear.
+wait_namespace() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		nvme_namespace_where "$1" "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# same_data FILE DEVICE BYTES: DEVICE's first BYTES, read with O_DIRECT,
+# equal FILE.
+same_data() {
+	local mib=$(($3 / 1048576))
+	dd if="$2" of=/tmp/readback bs=1M count="$mib" iflag=direct status=none &&
+		cmp "$1" /tmp/readback
+}
+
+# write_direct FILE DEVICE BYTES: write FILE to DEVICE with O_DIRECT.
+write_direct() {
+	local mib=$(($3 / 1048576))
+	dd if="$1" of="$2" bs=1M count="$mib" oflag=direct status=none
+}
