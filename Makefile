@@ -2,7 +2,7 @@
 #
 # p2pdma-dkms: the user's entry points. Kbuild reads ./Kbuild, not this file.
 #
-#   make [KVER=<release>] [KDIR=<headers>] [KSRC=<tree>] [W=1] [C=2]
+#   make [KVER=<release>] [KDIR=<headers>] [KSRC=<tree>] [BUILD=<dir>] [W=1] [C=2]
 #   make dkms-install | dkms-remove [KVER=<release>]
 #   make check | test | demo | clean
 
@@ -12,7 +12,7 @@ ifndef KVER
 KVER := $(or $(KERNELRELEASE),$(shell scripts/kernels default 2>/dev/null))
 endif
 KDIR ?= /lib/modules/$(KVER)/build
-BUILD := $(CURDIR)/build/$(KVER)
+BUILD ?= $(CURDIR)/build/$(KVER)
 
 .PHONY: all modules clean check test demo dkms-install dkms-remove
 
@@ -23,7 +23,7 @@ all: modules
 # can be built side by side.
 modules:
 	@test -n "$(KVER)" || scripts/kernels default >/dev/null
-	@scripts/kernel-info $(KDIR) >/dev/null
+	@scripts/kernel-info $(KDIR) $(KVER) >/dev/null
 	@mkdir -p $(BUILD)
 	@cp -pR Kbuild dkms.conf p2pdma include $(BUILD)/
 	@scripts/stage-nvmet $(KDIR) $(BUILD)/nvmet-p2p
