@@ -20,6 +20,32 @@ nvme_by_serial() {
 	return 1
 }
 
+# pci_by_serial SERIAL: the PCI address of the rig drive SERIAL.
+pci_by_serial() {
+	local c
+	c=$(nvme_by_serial "$1") || return 1
+	basename "$(readlink -f "/sys/class/nvme/$c/device")"
+}
+
+# pci_by_id VENDOR:DEVICE: the PCI address of the first such device.
+pci_by_id() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		if [ "$(cat "$d/vendor"):$(cat "$d/device")" = "$1" ]; then
+			basename "$d"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# bar_size BDF BAR: size in bytes of BAR (0-5) of PCI device BDF.
+bar_size() {
+	local start end
+	read -r start end _ < <(sed -n "$(($2 + 1))p" "/sys/bus/pci/devices/$1/resource")
+	echo $((end == 0 ? 0 : end - start + 1))
+}
+
 # rig_nic: the netdev of the rig's e1000e (behind the switch).
 rig_nic() {
 	local n
@@ -56,11 +82,12 @@ loaded_is_checkout() {
 	[ -n "${!var:-}" ] && [ "$(cat "$sysfs/srcversion")" = "${!var}" ]
 }
 
-# Facts the host computed for this run: EXPECT_KVER, EXPECT_REPO,
-# EXPECT_NVMET_FAMILY, EXPECT_SRCVERSION_<module>.
-if [ -f /run/out/expect ]; then
-	set -a
+# Facts the host wrote for this run: EXPECT_KVER, EXPECT_REPO,
+# EXPECT_NVMET_FAMILY, EXPECT_SRCVERSION_<module> (tests/run) and RIG_*
+# (what QEMU was given, tests/rig/boot).
+set -a
+for facts in /run/out/expect /run/out/rig.env; do
 	# shellcheck source=/dev/null
-	. /run/out/expect
-	set +a
-fi
+	[ -f "$facts" ] && . "$facts"
+done
+set +a
