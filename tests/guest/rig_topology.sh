@@ -44,13 +44,14 @@ check "p2p-outside has no CMB BAR" [ "$(bar_size "$outside" 2)" = 0 ]
 check "ivshmem BAR2 is the size of the host's backing file" \
 	[ "$(bar_size "$ivshmem" 2)" = "$(stat -c %s /run/out/ivshmem.bin)" ]
 
+bar_py=$(dirname "$0")/../lib/bar.py
 token="p2pdma-rig-$RANDOM$RANDOM"
 echo 1 >"/sys/bus/pci/devices/$ivshmem/enable"
-run "$EXPECT_REPO/tests/lib/bar.py" write "$ivshmem" 2 0x100000 "$token"
+run "$bar_py" write "$ivshmem" 2 0x100000 "$token"
 check "a write to the ivshmem BAR lands in the host's backing file" \
 	bash -c "dd if=/run/out/ivshmem.bin bs=1M skip=1 count=1 status=none |
 		head -c ${#token} | grep -qx '$token'"
 check "the ivshmem BAR reads back what was written" \
-	bash -c "'$EXPECT_REPO/tests/lib/bar.py' read $ivshmem 2 0x100000 ${#token} | grep -qx '$token'"
+	bash -c "'$bar_py' read $ivshmem 2 0x100000 ${#token} | grep -qx '$token'"
 check "no IOMMU translates the rig devices" \
 	[ ! -e "/sys/bus/pci/devices/$cmb/iommu_group" ]

@@ -100,6 +100,7 @@ check "source of another version: stops and names both versions" \
 
 mkdir -p "$OUT/repo"
 cp -pR "$REPO"/{Makefile,Kbuild,dkms.conf,p2pdma,include,nvmet-p2p,scripts} "$OUT/repo/"
+mkdir -p "$OUT/repo/nvmet-p2p/patches/$series"
 cat >"$OUT/repo/nvmet-p2p/patches/$series/9999-does-not-apply.patch" <<'PATCH'
 --- a/drivers/nvme/target/core.c
 +++ b/drivers/nvme/target/core.c

@@ -82,8 +82,7 @@ loaded_is_checkout() {
 	[ -n "${!var:-}" ] && [ "$(cat "$sysfs/srcversion")" = "${!var}" ]
 }
 
-# Facts the host wrote for this run: EXPECT_KVER, EXPECT_REPO,
-# EXPECT_NVMET_FAMILY, EXPECT_SRCVERSION_<module> (tests/run) and RIG_*
+# Facts the host wrote for this run: EXPECT_KVER, EXPECT_NVMET_FAMILY, EXPECT_SRCVERSION_<module> (tests/run) and RIG_*
 # (what QEMU was given, tests/rig/boot).
 set -a
 for facts in /run/out/expect /run/out/rig.env; do
