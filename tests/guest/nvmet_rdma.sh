@@ -11,7 +11,7 @@
 # shellcheck source=tests/lib/nvmet.sh
 . "$(dirname "$0")/../lib/nvmet.sh"
 
-plan 11
+plan $((FABRIC_IO_CHECKS + 4))
 readonly ADDR=192.0.2.1 SIZE=$((16 << 20))
 
 run modprobe -a nvme e1000e crc32_generic rdma_rxe nvme-rdma || bail "cannot load drivers"
@@ -25,21 +25,7 @@ run rdma link add rxe0 type rxe netdev "$nic" || bail "cannot add rxe0 on $nic"
 check "nvmet-rdma: modprobe's file is in updates/dkms" installed_by_dkms nvmet-rdma
 check "nvmet-rdma: modprobe loads it" modprobe nvmet-rdma
 check "nvmet-rdma: loaded module is this checkout's build" loaded_is_checkout nvmet-rdma
-check "export $drive on an rdma port" nvmet_export rdma "$ADDR" 4420 "$drive"
-check "nvme connect over rdma" \
-	run nvme connect -t rdma -a "$ADDR" -s 4420 -n "$TEST_NQN"
-remote=$(wait_namespace subsysnqn "$TEST_NQN")
-check "the remote namespace appears ($remote)" [ -b "$remote" ]
-
-head -c "$SIZE" /dev/urandom >/tmp/pattern
-check "write 16 MiB with O_DIRECT through the connection" \
-	write_direct /tmp/pattern "$remote" "$SIZE"
-check "read back through the connection equals the pattern" \
-	same_data /tmp/pattern "$remote" "$SIZE"
-check "the drive itself holds the pattern" \
-	same_data /tmp/pattern "$drive" "$SIZE"
-check "nvme disconnect" run nvme disconnect -n "$TEST_NQN"
-nvmet_clear
+fabric_io_checks rdma "$ADDR" "$drive" "$SIZE"
 run rdma link delete rxe0
 check "nvmet-rdma and nvmet unload after teardown" \
 	run modprobe -r nvmet-rdma nvmet

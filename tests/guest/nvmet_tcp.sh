@@ -10,7 +10,7 @@
 # shellcheck source=tests/lib/nvmet.sh
 . "$(dirname "$0")/../lib/nvmet.sh"
 
-plan 11
+plan $((FABRIC_IO_CHECKS + 4))
 readonly ADDR=127.0.0.1 SIZE=$((4 << 20))
 
 run modprobe -a nvme nvme-tcp || bail "cannot load drivers"
@@ -21,20 +21,6 @@ run ip link set lo up
 check "nvmet-tcp: modprobe's file is in updates/dkms" installed_by_dkms nvmet-tcp
 check "nvmet-tcp: modprobe loads it" modprobe nvmet-tcp
 check "nvmet-tcp: loaded module is this checkout's build" loaded_is_checkout nvmet-tcp
-check "export $drive on a tcp port" nvmet_export tcp "$ADDR" 4420 "$drive"
-check "nvme connect over tcp" \
-	run nvme connect -t tcp -a "$ADDR" -s 4420 -n "$TEST_NQN"
-remote=$(wait_namespace subsysnqn "$TEST_NQN")
-check "the remote namespace appears ($remote)" [ -b "$remote" ]
-
-head -c "$SIZE" /dev/urandom >/tmp/pattern
-check "write 4 MiB with O_DIRECT through the connection" \
-	write_direct /tmp/pattern "$remote" "$SIZE"
-check "read back through the connection equals the pattern" \
-	same_data /tmp/pattern "$remote" "$SIZE"
-check "the drive itself holds the pattern" \
-	same_data /tmp/pattern "$drive" "$SIZE"
-check "nvme disconnect" run nvme disconnect -n "$TEST_NQN"
-nvmet_clear
+fabric_io_checks tcp "$ADDR" "$drive" "$SIZE"
 check "nvmet-tcp and nvmet unload after teardown" \
 	run modprobe -r nvmet-tcp nvmet

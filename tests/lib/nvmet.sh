@@ -89,3 +89,30 @@ write_direct() {
 	local mib=$(($3 / 1048576))
 	dd if="$1" of="$2" bs=1M count="$mib" oflag=direct status=none
 }
+
+# The number of check calls fabric_io_checks makes.
+# shellcheck disable=SC2034 # read by the tests that source this file
+readonly FABRIC_IO_CHECKS=7
+
+# fabric_io_checks TRTYPE TRADDR DRIVE BYTES: export DRIVE on a TRTYPE port
+# at TRADDR, connect to it from this guest, write BYTES of random data with
+# O_DIRECT through the connection, read them back through it and from DRIVE
+# itself, disconnect, and clear the target: FABRIC_IO_CHECKS checks.
+fabric_io_checks() {
+	local trtype=$1 traddr=$2 drive=$3 size=$4 remote
+	check "export $drive on a $trtype port" \
+		nvmet_export "$trtype" "$traddr" 4420 "$drive"
+	check "nvme connect over $trtype" \
+		run nvme connect -t "$trtype" -a "$traddr" -s 4420 -n "$TEST_NQN"
+	remote=$(wait_namespace subsysnqn "$TEST_NQN")
+	check "the remote namespace appears (${remote:-none})" [ -b "$remote" ]
+	head -c "$size" /dev/urandom >/tmp/pattern
+	check "write $((size >> 20)) MiB with O_DIRECT through the connection" \
+		write_direct /tmp/pattern "$remote" "$size"
+	check "read back through the connection equals the pattern" \
+		same_data /tmp/pattern "$remote" "$size"
+	check "the drive itself holds the pattern" \
+		same_data /tmp/pattern "$drive" "$size"
+	check "nvme disconnect" run nvme disconnect -n "$TEST_NQN"
+	nvmet_clear
+}
