@@ -27,5 +27,4 @@ check "nvmet-rdma: modprobe loads it" modprobe nvmet-rdma
 check "nvmet-rdma: loaded module is this checkout's build" loaded_is_checkout nvmet-rdma
 fabric_io_checks rdma "$ADDR" "$drive" "$SIZE"
 run rdma link delete rxe0
-check "nvmet-rdma and nvmet unload after teardown" \
-	run modprobe -r nvmet-rdma nvmet
+check "nvmet-rdma and nvmet unload after teardown" unloads nvmet-rdma nvmet

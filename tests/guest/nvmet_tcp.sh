@@ -22,5 +22,4 @@ check "nvmet-tcp: modprobe's file is in updates/dkms" installed_by_dkms nvmet-tc
 check "nvmet-tcp: modprobe loads it" modprobe nvmet-tcp
 check "nvmet-tcp: loaded module is this checkout's build" loaded_is_checkout nvmet-tcp
 fabric_io_checks tcp "$ADDR" "$drive" "$SIZE"
-check "nvmet-tcp and nvmet unload after teardown" \
-	run modprobe -r nvmet-tcp nvmet
+check "nvmet-tcp and nvmet unload after teardown" unloads nvmet-tcp nvmet

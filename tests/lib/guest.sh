@@ -65,13 +65,27 @@ wait_for() {
 	return 1
 }
 
-# installed_by_dkms MODULE: modprobe's file for MODULE is in updates/dkms.
+# installed_by_dkms MODULE: modprobe's file for MODULE is in updates/dkms
+# and is there.
 installed_by_dkms() {
 	local file updates
 	updates=/lib/modules/$(uname -r)/updates/dkms
 	file=$(modinfo -n "$1") || return 1
 	echo "$1 -> $file"
-	[[ $file == "$updates/$1.ko" || $file == "$updates/$1.ko.xz" ]]
+	[[ $file == "$updates/$1.ko" || $file == "$updates/$1.ko.xz" ]] &&
+		[ -f "$file" ]
+}
+
+# unloads MODULE...: every MODULE is loaded, and modprobe -r removes them.
+unloads() {
+	local m
+	for m in "$@"; do
+		[ -d "/sys/module/${m//-/_}" ] || { echo "$m is not loaded"; return 1; }
+	done
+	modprobe -r "$@" || return 1
+	for m in "$@"; do
+		[ ! -d "/sys/module/${m//-/_}" ] || { echo "$m is still loaded"; return 1; }
+	done
 }
 
 # loaded_is_checkout MODULE: the loaded MODULE has the srcversion of this
