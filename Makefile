@@ -37,7 +37,7 @@ check:
 
 test:
 	scripts/setup
-	tests/run --install
+	tests/run --check --install
 
 demo:
 	scripts/setup
