@@ -25,7 +25,9 @@ modules:
 	@test -n "$(KVER)" || scripts/kernels default >/dev/null
 	@scripts/kernel-info $(KDIR) $(KVER) >/dev/null
 	@mkdir -p $(BUILD)
+	@mkdir -p $(BUILD)/tests
 	@cp -pR Kbuild dkms.conf p2pdma include $(BUILD)/
+	@cp -pR tests/kmod $(BUILD)/tests/
 	@scripts/stage-nvmet $(KDIR) $(BUILD)/nvmet-p2p
 	$(MAKE) -C $(KDIR) M=$(BUILD) modules
 

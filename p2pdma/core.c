@@ -11,9 +11,15 @@
 #include <linux/printk.h>
 
 #include <p2pdma/p2pdma.h>
+#include "provider.h"
 
 static int __init p2pdma_init(void)
 {
+	int err;
+
+	err = p2pdma_bar_driver_register();
+	if (err)
+		return err;
 	pr_info("version %s loaded\n", P2PDMA_VERSION);
 	return 0;
 }
@@ -21,6 +27,7 @@ module_init(p2pdma_init);
 
 static void __exit p2pdma_exit(void)
 {
+	p2pdma_bar_driver_unregister();
 	pr_info("unloaded\n");
 }
 module_exit(p2pdma_exit);

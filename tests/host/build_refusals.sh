@@ -66,9 +66,8 @@ check "CONFIG_PCI_P2PDMA=y: Kbuild stops a direct M= build" \
 dkms_refuses_p2pdma_kernel() {
 	local tree=$OUT/dkms version status=0
 	version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$REPO/dkms.conf")
-	mkdir -p "$tree/source/p2pdma-$version" "$tree/dkms"
-	cp -pR "$REPO"/{Makefile,Kbuild,dkms.conf,p2pdma,include,nvmet-p2p,scripts} \
-		"$tree/source/p2pdma-$version/"
+	mkdir -p "$tree/dkms"
+	"$REPO/scripts/copy-package" "$tree/source/p2pdma-$version"
 	local opts=(--dkmstree "$tree/dkms" --sourcetree "$tree/source")
 	dkms add "p2pdma/$version" "${opts[@]}" || return 1
 	dkms build "p2pdma/$version" -k "$TEST_KVER" "${opts[@]}" \
@@ -98,8 +97,7 @@ check "source of another version: stops and names both versions" \
 	refuses "is kernel $series\\.$older but the target kernel is $kversion" \
 	build KSRC="$OUT/old-source"
 
-mkdir -p "$OUT/repo"
-cp -pR "$REPO"/{Makefile,Kbuild,dkms.conf,p2pdma,include,nvmet-p2p,scripts} "$OUT/repo/"
+"$REPO/scripts/copy-package" "$OUT/repo"
 mkdir -p "$OUT/repo/nvmet-p2p/patches/$series"
 cat >"$OUT/repo/nvmet-p2p/patches/$series/9999-does-not-apply.patch" <<'PATCH'
 --- a/drivers/nvme/target/core.c

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Providers: ranges of PCI memory BARs registered as ZONE_DEVICE pages with
+ * a genalloc pool, found by their PCI device through a lockless registry.
+ *
+ * Teardown rides on the registering driver's devres, so it runs in the
+ * reverse order of set-up when that driver unbinds (unbind, remove,
+ * hot-unplug): each range first marks the provider dying (new allocations
+ * fail at once), then devm_memremap_pages()'s release kills the pages'
+ * reference and waits for every allocation to be freed; last the sysfs
+ * files go and the provider leaves the registry.
+ */
+
+#include <linux/device.h>
+#include <linux/genalloc.h>
+#include <linux/memremap.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include <p2pdma/p2pdma.h>
+#include "provider.h"
+
+/* Providers by PCI domain and routing ID; xa_load() under RCU. */
+static DEFINE_XARRAY(p2pdma_providers);
+/* Serialises provider creation; never taken on the allocation path. */
+static DEFINE_MUTEX(p2pdma_registry_lock);
+
+static unsigned long p2pdma_key(struct pci_dev *pdev)
+{
+	return (unsigned long)pci_domain_nr(pdev->bus) << 16 | pci_dev_id(pdev);
+}
+
+struct p2pdma_provider *p2pdma_provider_find_rcu(struct pci_dev *pdev)
+{
+	return xa_load(&p2pdma_providers, p2pdma_key(pdev));
+}
+
+/*
+ * Pages reach a refcount of zero only when a user mapping that took them
+ * goes away; kernel users keep the initial reference. Nothing to return.
+ */
+static void p2pdma_page_free(struct page *page)
+{
+}
+
+const struct dev_pagemap_ops p2pdma_pgmap_ops = {
+	.page_free = p2pdma_page_free,
+};
+
+/* Last devres action of a provider: nothing of it is in use any more. */
+static void p2pdma_provider_release(void *data)
+{
+	struct p2pdma_provider *p = data;
+
+	xa_erase(&p2pdma_providers, p2pdma_key(p->pdev));
+	/* Lockless readers may still be inside the pool. */
+	synchronize_rcu();
+	gen_pool_destroy(p->pool);
+	free_percpu(p->counters);
+	pci_info(p->pdev, "p2pdma: provider removed\n");
+	kfree(p);
+}
+
+static void p2pdma_sysfs_remove(void *data)
+{
+	struct pci_dev *pdev = data;
+
+	sysfs_remove_group(&pdev->dev.kobj, &p2pdma_sysfs_group);
+}
+
+static struct p2pdma_provider *p2pdma_provider_create(struct pci_dev *pdev)
+{
+	struct p2pdma_provider *p;
+	int err;
+
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p)
+		return ERR_PTR(-ENOMEM);
+	p->pdev = pdev;
+	INIT_LIST_HEAD(&p->ranges);
+	mutex_init(&p->lock);
+	p->pool = gen_pool_create(PAGE_SHIFT, dev_to_node(&pdev->dev));
+	p->counters = alloc_percpu(struct p2pdma_counters);
+	if (!p->pool || !p->counters) {
+		if (p->pool)
+			gen_pool_destroy(p->pool);
+		free_percpu(p->counters);
+		kfree(p);
+		return ERR_PTR(-ENOMEM);
+	}
+
+	err = xa_insert(&p2pdma_providers, p2pdma_key(pdev), p, GFP_KERNEL);
+	if (err) {
+		gen_pool_destroy(p->pool);
+		free_percpu(p->counters);
+		kfree(p);
+		return ERR_PTR(err);
+	}
+	err = devm_add_action_or_reset(&pdev->dev, p2pdma_provider_release, p);
+	if (err)
+		return ERR_PTR(err);
+	err = sysfs_create_group(&pdev->dev.kobj, &p2pdma_sysfs_group);
+	if (err)
+		return ERR_PTR(err);
+	err = devm_add_action_or_reset(&pdev->dev, p2pdma_sysfs_remove, pdev);
+	if (err)
+		return ERR_PTR(err);
+	return p;
+}
+
+static struct p2pdma_provider *p2pdma_provider_get(struct pci_dev *pdev)
+{
+	struct p2pdma_provider *p;
+
+	mutex_lock(&p2pdma_registry_lock);
+	p = xa_load(&p2pdma_providers, p2pdma_key(pdev));
+	if (!p)
+		p = p2pdma_provider_create(pdev);
+	mutex_unlock(&p2pdma_registry_lock);
+	return p;
+}
+
+/* First devres action of each range at teardown: stop handing it out. */
+static void p2pdma_range_retire(void *data)
+{
+	struct p2pdma_range *range = data;
+	struct p2pdma_provider *p = range->provider;
+
+	WRITE_ONCE(p->dying, true);
+	WRITE_ONCE(p->published, false);
+	mutex_lock(&p->lock);
+	list_del(&range->node);
+	mutex_unlock(&p->lock);
+}
+
+static bool p2pdma_range_overlaps(struct p2pdma_provider *p, u64 start, u64 end)
+{
+	struct p2pdma_range *r;
+
+	list_for_each_entry(r, &p->ranges, node)
+		if (start <= r->pgmap.range.end && end >= r->pgmap.range.start)
+			return true;
+	return false;
+}
+
+static int p2pdma_check_range(struct pci_dev *pdev, int bar, size_t *size,
+			      u64 offset)
+{
+	unsigned long align = memremap_compat_align();
+	resource_size_t len;
+
+	if (bar < 0 || bar >= PCI_STD_NUM_BARS ||
+	    !(pci_resource_flags(pdev, bar) & IORESOURCE_MEM)) {
+		pci_err(pdev, "p2pdma: BAR %d is not a memory BAR: choose one of the device's memory BARs\n",
+			bar);
+		return -EINVAL;
+	}
+	len = pci_resource_len(pdev, bar);
+	if (!*size && offset < len)
+		*size = len - offset;
+	if (offset >= len || *size > len - offset) {
+		pci_err(pdev, "p2pdma: %#zx bytes at offset %#llx do not fit BAR %d of %pa bytes\n",
+			*size, offset, bar, &len);
+		return -EINVAL;
+	}
+	if (!IS_ALIGNED(pci_resource_start(pdev, bar) + offset, align) ||
+	    !IS_ALIGNED(*size, align)) {
+		pci_err(pdev, "p2pdma: BAR %d range at %#llx of %#zx bytes is not aligned to %#lx (memremap_compat_align)\n",
+			bar, offset, *size, align);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
+			u64 offset)
+{
+	struct p2pdma_provider *p;
+	struct p2pdma_range *range;
+	u64 start, bus;
+	void *addr;
+	int err;
+
+	err = p2pdma_check_range(pdev, bar, &size, offset);
+	if (err)
+		return err;
+	start = pci_resource_start(pdev, bar) + offset;
+	bus = pci_bus_address(pdev, bar) + offset;
+
+	p = p2pdma_provider_get(pdev);
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+
+	mutex_lock(&p->lock);
+	if (p2pdma_range_overlaps(p, start, start + size - 1)) {
+		pci_err(pdev, "p2pdma: BAR %d range at %#llx overlaps memory registered before\n",
+			bar, offset);
+		err = -EBUSY;
+		goto unlock;
+	}
+
+	range = devm_kzalloc(&pdev->dev, sizeof(*range), GFP_KERNEL);
+	if (!range) {
+		err = -ENOMEM;
+		goto unlock;
+	}
+	range->provider = p;
+	range->bar = bar;
+	range->bus_offset = pci_bus_address(pdev, bar) - pci_resource_start(pdev, bar);
+	range->pgmap.range.start = start;
+	range->pgmap.range.end = start + size - 1;
+	range->pgmap.nr_range = 1;
+	range->pgmap.type = MEMORY_DEVICE_PCI_P2PDMA;
+	range->pgmap.ops = &p2pdma_pgmap_ops;
+
+	addr = devm_memremap_pages(&pdev->dev, &range->pgmap);
+	if (IS_ERR(addr)) {
+		err = PTR_ERR(addr);
+		pci_err(pdev, "p2pdma: cannot map BAR %d range as ZONE_DEVICE pages: %d\n",
+			bar, err);
+		goto free_range;
+	}
+	list_add_tail(&range->node, &p->ranges);
+	/* Registered after the pages, so it runs before they go. */
+	err = devm_add_action(&pdev->dev, p2pdma_range_retire, range);
+	if (err)
+		goto unmap;
+	err = gen_pool_add_owner(p->pool, (unsigned long)addr, bus, size,
+				 dev_to_node(&pdev->dev), &range->pgmap.ref);
+	if (err)
+		goto retire;
+	p->size += size;
+	mutex_unlock(&p->lock);
+
+	pci_info(pdev, "p2pdma: registered %#zx bytes of BAR %d (%sprefetchable) at bus address %#llx\n",
+		 size, bar,
+		 pci_resource_flags(pdev, bar) & IORESOURCE_PREFETCH ? "" : "non-",
+		 bus);
+	return 0;
+
+retire:
+	devm_remove_action(&pdev->dev, p2pdma_range_retire, range);
+unmap:
+	list_del(&range->node);
+	devm_memunmap_pages(&pdev->dev, &range->pgmap);
+free_range:
+	devm_kfree(&pdev->dev, range);
+unlock:
+	mutex_unlock(&p->lock);
+	return err;
+}
+EXPORT_SYMBOL_GPL(p2pdma_add_resource);
+
+void p2pdma_publish(struct pci_dev *pdev, bool publish)
+{
+	struct p2pdma_provider *p;
+
+	rcu_read_lock();
+	p = p2pdma_provider_find_rcu(pdev);
+	if (p && !READ_ONCE(p->dying))
+		WRITE_ONCE(p->published, publish);
+	rcu_read_unlock();
+}
+EXPORT_SYMBOL_GPL(p2pdma_publish);

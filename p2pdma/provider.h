@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internal state of p2pdma providers, shared by the files of p2pdma.ko.
+ */
+#ifndef _P2PDMA_PROVIDER_H
+#define _P2PDMA_PROVIDER_H
+
+#include <linux/list.h>
+#include <linux/memremap.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include <linux/types.h>
+
+struct gen_pool;
+
+/* Per-CPU allocation counters: updated without a shared cache line. */
+struct p2pdma_counters {
+	u64 allocations;
+	u64 frees;
+	u64 failed;
+	u64 bytes_allocated;
+	u64 bytes_freed;
+};
+
+/**
+ * struct p2pdma_provider - a PCI device whose BAR memory we hand out
+ * @pdev: the device
+ * @pool: the allocator; "phys" of a chunk is its PCI bus address
+ * @ranges: the registered &struct p2pdma_range, under @lock
+ * @lock: serialises registration (never taken on the allocation path)
+ * @size: bytes registered
+ * @published: offered to clients (p2pdma_publish())
+ * @dying: set first at teardown; allocations fail from then on
+ * @peak_in_use: the most bytes ever allocated at once
+ * @counters: per-CPU allocation counters
+ * @rcu: frees the provider after lockless readers are done
+ */
+struct p2pdma_provider {
+	struct pci_dev *pdev;
+	struct gen_pool *pool;
+	struct list_head ranges;
+	struct mutex lock; /* registration only, never on the allocation path */
+	u64 size;
+	bool published;
+	bool dying;
+	atomic64_t peak_in_use;
+	struct p2pdma_counters __percpu *counters;
+	struct rcu_head rcu;
+};
+
+/**
+ * struct p2pdma_range - one registered BAR range of a provider
+ * @pgmap: its ZONE_DEVICE pages; @pgmap.ref is taken by every allocation
+ * @provider: the provider it belongs to
+ * @bar: the BAR
+ * @bus_offset: bus address minus CPU physical address of the BAR
+ * @node: entry in @provider->ranges
+ */
+struct p2pdma_range {
+	struct dev_pagemap pgmap;
+	struct p2pdma_provider *provider;
+	int bar;
+	u64 bus_offset;
+	struct list_head node;
+};
+
+struct p2pdma_provider *p2pdma_provider_find_rcu(struct pci_dev *pdev);
+u64 p2pdma_in_use(struct p2pdma_provider *p);
+void p2pdma_counters_sum(struct p2pdma_provider *p, struct p2pdma_counters *sum);
+
+extern const struct attribute_group p2pdma_sysfs_group;
+extern const struct dev_pagemap_ops p2pdma_pgmap_ops;
+
+int p2pdma_bar_driver_register(void);
+void p2pdma_bar_driver_unregister(void);
+
+#endif /* _P2PDMA_PROVIDER_H */

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /sys/bus/pci/devices/<bdf>/p2pmem/: upstream's size, available and
+ * published, plus our allocation statistics. All read-only.
+ */
+
+#include <linux/device.h>
+#include <linux/genalloc.h>
+#include <linux/pci.h>
+#include <linux/sysfs.h>
+
+#include "provider.h"
+
+/* Which value of a provider an attribute shows. */
+enum p2pdma_stat {
+	P2PDMA_SIZE,
+	P2PDMA_AVAILABLE,
+	P2PDMA_PUBLISHED,
+	P2PDMA_IN_USE,
+	P2PDMA_PEAK_IN_USE,
+	P2PDMA_ALLOCATIONS,
+	P2PDMA_FREES,
+	P2PDMA_FAILED,
+};
+
+static u64 p2pdma_stat_value(struct p2pdma_provider *p, enum p2pdma_stat stat)
+{
+	struct p2pdma_counters sum;
+
+	switch (stat) {
+	case P2PDMA_SIZE:
+		return gen_pool_size(p->pool);
+	case P2PDMA_AVAILABLE:
+		return gen_pool_avail(p->pool);
+	case P2PDMA_PUBLISHED:
+		return READ_ONCE(p->published);
+	case P2PDMA_IN_USE:
+		return p2pdma_in_use(p);
+	case P2PDMA_PEAK_IN_USE:
+		return atomic64_read(&p->peak_in_use);
+	default:
+		break;
+	}
+	p2pdma_counters_sum(p, &sum);
+	switch (stat) {
+	case P2PDMA_ALLOCATIONS:
+		return sum.allocations;
+	case P2PDMA_FREES:
+		return sum.frees;
+	default:
+		return sum.failed;
+	}
+}
+
+struct p2pdma_attribute {
+	struct device_attribute attr;
+	enum p2pdma_stat stat;
+};
+
+static ssize_t p2pdma_stat_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	enum p2pdma_stat stat = container_of(attr, struct p2pdma_attribute, attr)->stat;
+	struct p2pdma_provider *p;
+	ssize_t ret = -ENODEV;
+
+	rcu_read_lock();
+	p = p2pdma_provider_find_rcu(to_pci_dev(dev));
+	if (p)
+		ret = sysfs_emit(buf, "%llu\n", p2pdma_stat_value(p, stat));
+	rcu_read_unlock();
+	return ret;
+}
+
+#define P2PDMA_ATTR(_name, _stat)					\
+	static struct p2pdma_attribute p2pdma_attr_##_name = {		\
+		.attr = __ATTR(_name, 0444, p2pdma_stat_show, NULL),	\
+		.stat = _stat,						\
+	}
+
+P2PDMA_ATTR(size, P2PDMA_SIZE);
+P2PDMA_ATTR(available, P2PDMA_AVAILABLE);
+P2PDMA_ATTR(published, P2PDMA_PUBLISHED);
+P2PDMA_ATTR(in_use, P2PDMA_IN_USE);
+P2PDMA_ATTR(peak_in_use, P2PDMA_PEAK_IN_USE);
+P2PDMA_ATTR(allocations, P2PDMA_ALLOCATIONS);
+P2PDMA_ATTR(frees, P2PDMA_FREES);
+P2PDMA_ATTR(failed_allocations, P2PDMA_FAILED);
+
+static struct attribute *p2pdma_attrs[] = {
+	&p2pdma_attr_size.attr.attr,
+	&p2pdma_attr_available.attr.attr,
+	&p2pdma_attr_published.attr.attr,
+	&p2pdma_attr_in_use.attr.attr,
+	&p2pdma_attr_peak_in_use.attr.attr,
+	&p2pdma_attr_allocations.attr.attr,
+	&p2pdma_attr_frees.attr.attr,
+	&p2pdma_attr_failed_allocations.attr.attr,
+	NULL,
+};
+
+const struct attribute_group p2pdma_sysfs_group = {
+	.name = "p2pmem",
+	.attrs = p2pdma_attrs,
+};

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * p2pdma_test: a client of p2pdma.ko for the test rig. It holds peer-to-peer
+ * allocations on command, so tests can drive allocation patterns, see the
+ * memory from the host side, and remove a provider while memory is out.
+ *
+ * /sys/kernel/debug/p2pdma_test/control takes one command per write:
+ *   alloc <bdf> <bytes>   allocate and hold
+ *   write <bdf> <text>    copy text to the start of <bdf>'s newest buffer
+ *   free <bdf>            free every buffer held from <bdf>
+ * and lists the held buffers when read: bdf, bytes, bus address, and the
+ * first 16 bytes of the buffer.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ctype.h>
+#include <linux/debugfs.h>
+#include <linux/list.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include <p2pdma/p2pdma.h>
+
+struct p2pdma_test_buf {
+	struct list_head node;
+	struct pci_dev *pdev;
+	void *addr;
+	size_t size;
+};
+
+static LIST_HEAD(p2pdma_test_bufs);
+static DEFINE_MUTEX(p2pdma_test_lock);
+static struct dentry *p2pdma_test_dir;
+
+static struct pci_dev *p2pdma_test_pdev(const char *bdf)
+{
+	unsigned int domain, bus, dev, fn;
+	char end;
+
+	if (sscanf(bdf, "%x:%x:%x.%x%c", &domain, &bus, &dev, &fn, &end) != 4 ||
+	    bus > 0xff || dev > 0x1f || fn > 7)
+		return NULL;
+	return pci_get_domain_bus_and_slot(domain, bus, PCI_DEVFN(dev, fn));
+}
+
+static void p2pdma_test_free(struct p2pdma_test_buf *buf)
+{
+	list_del(&buf->node);
+	p2pdma_free(buf->pdev, buf->addr, buf->size);
+	pci_dev_put(buf->pdev);
+	kfree(buf);
+}
+
+static int p2pdma_test_command(char *cmd)
+{
+	struct p2pdma_test_buf *buf, *tmp;
+	char *verb, *bdf, *arg;
+	struct pci_dev *pdev;
+	size_t size;
+	int err = 0;
+
+	verb = strsep(&cmd, " ");
+	bdf = strsep(&cmd, " ");
+	arg = cmd;
+	if (!verb || !bdf)
+		return -EINVAL;
+	pdev = p2pdma_test_pdev(bdf);
+	if (!pdev) {
+		pr_err("no PCI device %s: give domain:bus:device.function\n", bdf);
+		return -ENODEV;
+	}
+
+	mutex_lock(&p2pdma_test_lock);
+	if (!strcmp(verb, "alloc") && arg && !kstrtoul(arg, 0, &size)) {
+		buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+		if (!buf) {
+			err = -ENOMEM;
+			goto out;
+		}
+		buf->addr = p2pdma_alloc(pdev, size);
+		if (!buf->addr) {
+			kfree(buf);
+			err = -ENOMEM;
+			goto out;
+		}
+		buf->pdev = pci_dev_get(pdev);
+		buf->size = size;
+		list_add_tail(&buf->node, &p2pdma_test_bufs);
+	} else if (!strcmp(verb, "write") && arg) {
+		err = -ENOENT;
+		list_for_each_entry_reverse(buf, &p2pdma_test_bufs, node) {
+			if (buf->pdev != pdev)
+				continue;
+			memcpy(buf->addr, arg, min(strlen(arg), buf->size));
+			err = 0;
+			break;
+		}
+	} else if (!strcmp(verb, "free") && !arg) {
+		list_for_each_entry_safe(buf, tmp, &p2pdma_test_bufs, node)
+			if (buf->pdev == pdev)
+				p2pdma_test_free(buf);
+	} else {
+		pr_err("unknown command: write alloc <bdf> <bytes>, write <bdf> <text> or free <bdf>\n");
+		err = -EINVAL;
+	}
+out:
+	mutex_unlock(&p2pdma_test_lock);
+	pci_dev_put(pdev);
+	return err;
+}
+
+static ssize_t p2pdma_test_write(struct file *file, const char __user *ubuf,
+				 size_t len, loff_t *ppos)
+{
+	char *cmd;
+	int err;
+
+	if (len > 256)
+		return -EINVAL;
+	cmd = memdup_user_nul(ubuf, len);
+	if (IS_ERR(cmd))
+		return PTR_ERR(cmd);
+	err = p2pdma_test_command(strim(cmd));
+	kfree(cmd);
+	return err ? err : len;
+}
+
+static int p2pdma_test_show(struct seq_file *m, void *v)
+{
+	struct p2pdma_test_buf *buf;
+	char head[17];
+	int i;
+
+	mutex_lock(&p2pdma_test_lock);
+	list_for_each_entry(buf, &p2pdma_test_bufs, node) {
+		for (i = 0; i < 16 && i < buf->size; i++) {
+			char c = ((char *)buf->addr)[i];
+
+			head[i] = isprint(c) ? c : '.';
+		}
+		head[i] = '\0';
+		seq_printf(m, "%s %zu %#llx %s\n", pci_name(buf->pdev), buf->size,
+			   p2pdma_virt_to_bus(buf->pdev, buf->addr), head);
+	}
+	mutex_unlock(&p2pdma_test_lock);
+	return 0;
+}
+
+static int p2pdma_test_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, p2pdma_test_show, NULL);
+}
+
+static const struct file_operations p2pdma_test_fops = {
+	.owner = THIS_MODULE,
+	.open = p2pdma_test_open,
+	.read = seq_read,
+	.write = p2pdma_test_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
+static int __init p2pdma_test_init(void)
+{
+	p2pdma_test_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	debugfs_create_file("control", 0600, p2pdma_test_dir, NULL,
+			    &p2pdma_test_fops);
+	return 0;
+}
+module_init(p2pdma_test_init);
+
+static void __exit p2pdma_test_exit(void)
+{
+	struct p2pdma_test_buf *buf, *tmp;
+
+	debugfs_remove_recursive(p2pdma_test_dir);
+	list_for_each_entry_safe(buf, tmp, &p2pdma_test_bufs, node)
+		p2pdma_test_free(buf);
+}
+module_exit(p2pdma_test_exit);
+
+MODULE_DESCRIPTION("Test client of p2pdma: holds peer-to-peer allocations on command");
+MODULE_LICENSE("GPL");
