@@ -4,12 +4,12 @@
 # The generic BAR provider on the rig's ivshmem: sysfs against the host's
 # backing file, allocation accounting against what the test client holds,
 # data through an allocation against the backing file in both directions,
-# and removal of the provider while memory is held.
+# and unbind and device removal while memory is held.
 
 # shellcheck source=tests/lib/guest.sh
 . "$(dirname "$0")/../lib/guest.sh"
 
-plan 22
+plan 26
 readonly PAGE=4096 MIB=$((1 << 20))
 bdf=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"
 dev=/sys/bus/pci/devices/$bdf
@@ -93,8 +93,24 @@ check "new allocations fail at once during teardown" \
 held free "$bdf"
 check "unbind completes once the memory is freed" wait "$unbind"
 check "p2pmem/ is gone with the provider" [ ! -e "$dev/p2pmem" ]
-run rmmod p2pdma_test
 check "binding again registers the whole BAR again" \
+	bash -c "$(declare -f bind_provider); bdf=$bdf dev=$dev bind_provider && [ \$(cat $dev/p2pmem/available) = $size ]"
+
+# Device removal while memory is held, then a rescan.
+held alloc "$bdf" "$MIB"
+echo 1 >"$dev/remove" &
+remove=$!
+sleep 2
+check "device removal waits while memory is held" kill -0 "$remove"
+held free "$bdf"
+check "device removal completes once the memory is freed" \
+	bash -c "wait_pid() { while kill -0 \$1 2>/dev/null; do sleep 0.1; done; }; wait_pid $remove; [ ! -e $dev ]"
+wait "$remove"
+echo 1 >/sys/bus/pci/rescan
+check "a rescan brings the device back, no longer a provider" \
+	bash -c "[ -e $dev ] && [ ! -e $dev/p2pmem ]"
+run rmmod p2pdma_test
+check "binding after the rescan registers it again" \
 	bash -c "$(declare -f bind_provider); bdf=$bdf dev=$dev bind_provider && [ \$(cat $dev/p2pmem/available) = $size ]"
 check "modprobe -r p2pdma unbinds the provider and unloads" unloads p2pdma
 echo >"$dev/driver_override"
