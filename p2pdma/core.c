@@ -20,6 +20,11 @@ static int __init p2pdma_init(void)
 	err = p2pdma_bar_driver_register();
 	if (err)
 		return err;
+	err = p2pdma_cmb_provider_start();
+	if (err) {
+		p2pdma_bar_driver_unregister();
+		return err;
+	}
 	pr_info("version %s loaded\n", P2PDMA_VERSION);
 	return 0;
 }
@@ -27,6 +32,7 @@ module_init(p2pdma_init);
 
 static void __exit p2pdma_exit(void)
 {
+	p2pdma_cmb_provider_stop();
 	p2pdma_bar_driver_unregister();
 	pr_info("unloaded\n");
 }

@@ -252,6 +252,41 @@ unlock:
 }
 EXPORT_SYMBOL_GPL(p2pdma_add_resource);
 
+/**
+ * p2pdma_remove_resources() - tear a provider down now
+ * @pdev: the provider
+ *
+ * For providers on devices another driver owns (the CMB provider), whose
+ * devres is released only when that driver unbinds: releases exactly our
+ * own devres entries, in the same order as an unbind would, and so waits
+ * until every allocation has been freed. Releasing a devres group instead
+ * would also release entries the owning driver added meanwhile.
+ */
+void p2pdma_remove_resources(struct pci_dev *pdev)
+{
+	struct p2pdma_provider *p;
+	struct p2pdma_range *range;
+
+	mutex_lock(&p2pdma_registry_lock);
+	p = xa_load(&p2pdma_providers, p2pdma_key(pdev));
+	mutex_unlock(&p2pdma_registry_lock);
+	if (!p)
+		return;
+	for (;;) {
+		mutex_lock(&p->lock);
+		range = list_empty(&p->ranges) ? NULL :
+			list_last_entry(&p->ranges, struct p2pdma_range, node);
+		mutex_unlock(&p->lock);
+		if (!range)
+			break;
+		devm_release_action(&pdev->dev, p2pdma_range_retire, range);
+		devm_memunmap_pages(&pdev->dev, &range->pgmap);
+		devm_kfree(&pdev->dev, range);
+	}
+	devm_release_action(&pdev->dev, p2pdma_sysfs_remove, pdev);
+	devm_release_action(&pdev->dev, p2pdma_provider_release, p);
+}
+
 void p2pdma_publish(struct pci_dev *pdev, bool publish)
 {
 	struct p2pdma_provider *p;

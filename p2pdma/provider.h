@@ -75,5 +75,8 @@ extern const struct dev_pagemap_ops p2pdma_pgmap_ops;
 
 int p2pdma_bar_driver_register(void);
 void p2pdma_bar_driver_unregister(void);
+void p2pdma_remove_resources(struct pci_dev *pdev);
+int p2pdma_cmb_provider_start(void);
+void p2pdma_cmb_provider_stop(void);
 
 #endif /* _P2PDMA_PROVIDER_H */
