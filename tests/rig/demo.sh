@@ -41,6 +41,14 @@ for m in p2pdma nvmet nvmet-rdma; do
 	say "$m $(modinfo -F version "$m") from $(modinfo -n "$m")"
 done
 say "kernel log: $(dmesg | grep -m1 -o 'p2pdma: version .*')"
+for serial in p2p-cmb p2p-legacy p2p-outside; do
+	p2pmem=/sys/bus/pci/devices/$(pci_by_serial "$serial")/p2pmem
+	if [ -d "$p2pmem" ]; then
+		say "p2p memory: CMB of $serial, $(($(cat "$p2pmem/size") >> 20)) MiB, published=$(cat "$p2pmem/published")"
+	else
+		say "p2p memory: none on $serial"
+	fi
+done
 
 echo "== NVMe-oF target: $drive exported by nvmet-rdma on $ADDR:4420 over rxe"
 ip link set "$nic" up
