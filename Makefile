@@ -4,7 +4,7 @@
 #
 #   make [KVER=<release>] [KDIR=<headers>] [KSRC=<tree>] [BUILD=<dir>] [W=1] [C=2]
 #   make dkms-install | dkms-remove [KVER=<release>]
-#   make check | test | demo | clean
+#   make check | test | demo | bench | clean
 
 # The target kernel: KVER=, or KERNELRELEASE= (which dkms appends), or the
 # newest Debian 6.1/6.12 kernel whose headers are installed.
@@ -14,7 +14,7 @@ endif
 KDIR ?= /lib/modules/$(KVER)/build
 BUILD ?= $(CURDIR)/build/$(KVER)
 
-.PHONY: all modules clean check test demo dkms-install dkms-remove
+.PHONY: all modules clean check test demo bench dkms-install dkms-remove
 
 all: modules
 
@@ -44,6 +44,10 @@ test:
 demo:
 	scripts/setup
 	tests/demo
+
+bench:
+	scripts/setup
+	tests/bench
 
 dkms-install:
 	@test -n "$(KVER)" || scripts/kernels default >/dev/null

@@ -34,24 +34,13 @@ void p2pdma_counters_sum(struct p2pdma_provider *p, struct p2pdma_counters *sum)
 		sum->allocations += READ_ONCE(c->allocations);
 		sum->frees += READ_ONCE(c->frees);
 		sum->failed += READ_ONCE(c->failed);
-		sum->bytes_allocated += READ_ONCE(c->bytes_allocated);
-		sum->bytes_freed += READ_ONCE(c->bytes_freed);
 	}
 }
 
-/* Bytes allocated and not freed, from our own counters (not the pool). */
-u64 p2pdma_in_use(struct p2pdma_provider *p)
+/* Count @bytes in use; the peak line is written only when exceeded. */
+static void p2pdma_account_alloc(struct p2pdma_provider *p, size_t bytes)
 {
-	struct p2pdma_counters sum;
-
-	p2pdma_counters_sum(p, &sum);
-	return sum.bytes_allocated - sum.bytes_freed;
-}
-
-/* The pool's own view is cheap (one chunk per range): use it for the peak. */
-static void p2pdma_note_peak(struct p2pdma_provider *p)
-{
-	s64 now = gen_pool_size(p->pool) - gen_pool_avail(p->pool);
+	s64 now = atomic64_add_return(bytes, &p->in_use);
 	s64 peak = atomic64_read(&p->peak_in_use);
 
 	while (now > peak && !atomic64_try_cmpxchg(&p->peak_in_use, &peak, now))
@@ -80,8 +69,7 @@ void *p2pdma_alloc(struct pci_dev *pdev, size_t size)
 		goto failed;
 	}
 	this_cpu_inc(p->counters->allocations);
-	this_cpu_add(p->counters->bytes_allocated, p2pdma_pool_bytes(size));
-	p2pdma_note_peak(p);
+	p2pdma_account_alloc(p, p2pdma_pool_bytes(size));
 	goto out;
 failed:
 	this_cpu_inc(p->counters->failed);
@@ -103,7 +91,7 @@ void p2pdma_free(struct pci_dev *pdev, void *addr, size_t size)
 		gen_pool_free_owner(p->pool, (unsigned long)addr, size,
 				    (void **)&ref);
 		this_cpu_inc(p->counters->frees);
-		this_cpu_add(p->counters->bytes_freed, p2pdma_pool_bytes(size));
+		atomic64_sub(p2pdma_pool_bytes(size), &p->in_use);
 		percpu_ref_put(ref);
 	}
 	rcu_read_unlock();

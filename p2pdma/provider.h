@@ -20,8 +20,6 @@ struct p2pdma_counters {
 	u64 allocations;
 	u64 frees;
 	u64 failed;
-	u64 bytes_allocated;
-	u64 bytes_freed;
 };
 
 /**
@@ -33,6 +31,7 @@ struct p2pdma_counters {
  * @size: bytes registered
  * @published: offered to clients (p2pdma_publish())
  * @dying: set first at teardown; allocations fail from then on
+ * @in_use: bytes allocated and not freed, by our own count (not the pool's)
  * @peak_in_use: the most bytes ever allocated at once
  * @counters: per-CPU allocation counters
  * @rcu: frees the provider after lockless readers are done
@@ -45,6 +44,7 @@ struct p2pdma_provider {
 	u64 size;
 	bool published;
 	bool dying;
+	atomic64_t in_use;
 	atomic64_t peak_in_use;
 	struct p2pdma_counters __percpu *counters;
 	struct rcu_head rcu;
@@ -67,7 +67,6 @@ struct p2pdma_range {
 };
 
 struct p2pdma_provider *p2pdma_provider_find_rcu(struct pci_dev *pdev);
-u64 p2pdma_in_use(struct p2pdma_provider *p);
 void p2pdma_counters_sum(struct p2pdma_provider *p, struct p2pdma_counters *sum);
 
 extern const struct attribute_group p2pdma_sysfs_group;

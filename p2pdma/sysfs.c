@@ -35,7 +35,7 @@ static u64 p2pdma_stat_value(struct p2pdma_provider *p, enum p2pdma_stat stat)
 	case P2PDMA_PUBLISHED:
 		return READ_ONCE(p->published);
 	case P2PDMA_IN_USE:
-		return p2pdma_in_use(p);
+		return atomic64_read(&p->in_use);
 	case P2PDMA_PEAK_IN_USE:
 		return atomic64_read(&p->peak_in_use);
 	default:

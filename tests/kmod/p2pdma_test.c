@@ -8,14 +8,23 @@
  *   alloc <bdf> <bytes>   allocate and hold
  *   write <bdf> <text>    copy text to the start of <bdf>'s newest buffer
  *   free <bdf>            free every buffer held from <bdf>
+ *   bench <bdf> <bytes> <cpus> <ms>
+ *                         allocate and free <bytes> from <bdf> in a loop on
+ *                         CPUs 0..<cpus>-1 for <ms> ms, then the same with a
+ *                         plain genalloc pool of the same size and page
+ *                         granularity; one line per run in the kernel log
  * and lists the held buffers when read: bdf, bytes, bus address, and the
  * first 16 bytes of the buffer.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/completion.h>
 #include <linux/ctype.h>
 #include <linux/debugfs.h>
+#include <linux/genalloc.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -54,6 +63,117 @@ static void p2pdma_test_free(struct p2pdma_test_buf *buf)
 	p2pdma_free(buf->pdev, buf->addr, buf->size);
 	pci_dev_put(buf->pdev);
 	kfree(buf);
+}
+
+/* One benchmark thread: alloc+free pairs until the deadline. */
+struct p2pdma_test_bench {
+	struct pci_dev *pdev;
+	struct gen_pool *pool;
+	size_t size;
+	unsigned long deadline;
+	u64 pairs;
+	u64 failed;
+	struct completion done;
+};
+
+static int p2pdma_test_bench_thread(void *data)
+{
+	struct p2pdma_test_bench *b = data;
+	int i;
+
+	while (time_before(jiffies, b->deadline)) {
+		for (i = 0; i < 256; i++) {
+			if (b->pool) {
+				unsigned long addr = gen_pool_alloc(b->pool, b->size);
+
+				if (addr)
+					gen_pool_free(b->pool, addr, b->size);
+				else
+					b->failed++;
+			} else {
+				void *addr = p2pdma_alloc(b->pdev, b->size);
+
+				if (addr)
+					p2pdma_free(b->pdev, addr, b->size);
+				else
+					b->failed++;
+			}
+		}
+		b->pairs += i;
+		cond_resched();
+	}
+	complete(&b->done);
+	return 0;
+}
+
+/* Pairs per second over @cpus threads, with @pool or with p2pdma. */
+static int p2pdma_test_bench_run(struct pci_dev *pdev, struct gen_pool *pool,
+				 size_t size, unsigned int cpus,
+				 unsigned int ms, u64 *rate)
+{
+	struct p2pdma_test_bench *b;
+	u64 pairs = 0, failed = 0;
+	unsigned int cpu;
+
+	b = kcalloc(cpus, sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return -ENOMEM;
+	for (cpu = 0; cpu < cpus; cpu++) {
+		struct task_struct *t;
+
+		b[cpu] = (struct p2pdma_test_bench) {
+			.pdev = pdev, .pool = pool, .size = size,
+			.deadline = jiffies + msecs_to_jiffies(ms),
+		};
+		init_completion(&b[cpu].done);
+		t = kthread_create(p2pdma_test_bench_thread, &b[cpu],
+				   "p2pdma_bench/%u", cpu);
+		if (IS_ERR(t)) {
+			complete(&b[cpu].done);
+			continue;
+		}
+		kthread_bind(t, cpu);
+		wake_up_process(t);
+	}
+	for (cpu = 0; cpu < cpus; cpu++) {
+		wait_for_completion(&b[cpu].done);
+		pairs += b[cpu].pairs;
+		failed += b[cpu].failed;
+	}
+	kfree(b);
+	*rate = div_u64(pairs * 1000, ms);
+	return failed ? -ENOSPC : 0;
+}
+
+static int p2pdma_test_bench(struct pci_dev *pdev, char *args)
+{
+	unsigned int cpus, ms;
+	struct gen_pool *pool;
+	u64 ours, plain;
+	size_t size;
+	int err;
+
+	if (sscanf(args, "%zu %u %u", &size, &cpus, &ms) != 3 || !size ||
+	    !cpus || cpus > num_online_cpus() || !ms || ms > 60000) {
+		pr_err("bench: give <bytes> <cpus (1-%u)> <ms (1-60000)>\n",
+		       num_online_cpus());
+		return -EINVAL;
+	}
+	/* Same size and granularity as a provider; genalloc never touches it. */
+	pool = gen_pool_create(PAGE_SHIFT, -1);
+	if (!pool)
+		return -ENOMEM;
+	err = gen_pool_add(pool, PAGE_OFFSET, SZ_64M, -1);
+	if (!err)
+		err = p2pdma_test_bench_run(pdev, NULL, size, cpus, ms, &ours);
+	if (!err)
+		err = p2pdma_test_bench_run(pdev, pool, size, cpus, ms, &plain);
+	gen_pool_destroy(pool);
+	if (err)
+		return err;
+	pr_info("bench %s bytes=%zu cpus=%u p2pdma=%llu gen_pool=%llu pairs/s\n",
+		pci_name(pdev), size, cpus, ours, plain);
+	return 0;
 }
 
 static int p2pdma_test_command(char *cmd)
@@ -100,12 +220,14 @@ static int p2pdma_test_command(char *cmd)
 			err = 0;
 			break;
 		}
+	} else if (!strcmp(verb, "bench") && arg) {
+		err = p2pdma_test_bench(pdev, arg);
 	} else if (!strcmp(verb, "free") && !arg) {
 		list_for_each_entry_safe(buf, tmp, &p2pdma_test_bufs, node)
 			if (buf->pdev == pdev)
 				p2pdma_test_free(buf);
 	} else {
-		pr_err("unknown command: write alloc <bdf> <bytes>, write <bdf> <text> or free <bdf>\n");
+		pr_err("unknown command: write alloc <bdf> <bytes>, write <bdf> <text>, free <bdf> or bench <bdf> <bytes> <cpus> <ms>\n");
 		err = -EINVAL;
 	}
 out:
