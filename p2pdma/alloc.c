@@ -16,6 +16,7 @@
 
 #include <p2pdma/p2pdma.h>
 #include "provider.h"
+#include "trace.h"
 
 /* Bytes the pool really takes for a request: whole pages. */
 static size_t p2pdma_pool_bytes(size_t size)
@@ -73,7 +74,7 @@ void *p2pdma_alloc(struct pci_dev *pdev, size_t size)
 	goto out;
 failed:
 	this_cpu_inc(p->counters->failed);
-	pci_dbg(pdev, "p2pdma: allocation of %zu bytes failed\n", size);
+	trace_p2pdma_alloc_failed(pdev, size, READ_ONCE(p->dying));
 out:
 	rcu_read_unlock();
 	return addr;

@@ -20,6 +20,7 @@
 
 #include <p2pdma/p2pdma.h>
 #include "provider.h"
+#include "trace.h"
 
 /* Providers by PCI domain and routing ID; xa_load() under RCU. */
 static DEFINE_XARRAY(p2pdma_providers);
@@ -56,6 +57,7 @@ static void p2pdma_provider_release(void *data)
 	xa_erase(&p2pdma_providers, p2pdma_key(p->pdev));
 	/* Lockless readers may still be inside the pool. */
 	synchronize_rcu();
+	trace_p2pdma_remove(p->pdev, p->size);
 	gen_pool_destroy(p->pool);
 	free_percpu(p->counters);
 	pci_info(p->pdev, "p2pdma: provider removed\n");
@@ -233,6 +235,7 @@ int p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 	p->size += size;
 	mutex_unlock(&p->lock);
 
+	trace_p2pdma_register(pdev, bar, size, bus);
 	pci_info(pdev, "p2pdma: registered %#zx bytes of BAR %d (%sprefetchable) at bus address %#llx\n",
 		 size, bar,
 		 pci_resource_flags(pdev, bar) & IORESOURCE_PREFETCH ? "" : "non-",

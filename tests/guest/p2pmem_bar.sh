@@ -9,7 +9,7 @@
 # shellcheck source=tests/lib/guest.sh
 . "$(dirname "$0")/../lib/guest.sh"
 
-plan 26
+plan 29
 readonly PAGE=4096 MIB=$((1 << 20))
 bdf=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"
 dev=/sys/bus/pci/devices/$bdf
@@ -37,6 +37,9 @@ bind_provider() {
 check "generic_bar=9 is refused at load" \
 	bash -c '! modprobe p2pdma generic_bar=9 && dmesg | grep -q "generic_bar=9: give a BAR number"'
 check "modprobe p2pdma" modprobe p2pdma
+tracing=/sys/kernel/tracing
+mountpoint -q "$tracing" || mount -t tracefs tracefs "$tracing"
+echo 1 >"$tracing/events/p2pdma/enable"
 check "ivshmem binds to p2pdma_bar through driver_override" bind_provider
 check "p2pmem/size is the size of the host's backing file" [ "$(stat_of size)" = "$size" ]
 check "p2pmem/published is 1" [ "$(stat_of published)" = 1 ]
@@ -112,5 +115,11 @@ check "a rescan brings the device back, no longer a provider" \
 run rmmod p2pdma_test
 check "binding after the rescan registers it again" \
 	bash -c "$(declare -f bind_provider); bdf=$bdf dev=$dev bind_provider && [ \$(cat $dev/p2pmem/available) = $size ]"
+trace_has() { grep -E "$1" "$tracing/trace"; }
+check "trace: p2pdma_register names the device, BAR 2 and its size" \
+	trace_has "p2pdma_register: $bdf bar=2 size=$(printf '%#x' "$size") "
+check "trace: p2pdma_alloc_failed names the refused size" \
+	trace_has "p2pdma_alloc_failed: $bdf size=$size\$"
+check "trace: p2pdma_remove at unbind" trace_has "p2pdma_remove: $bdf size="
 check "modprobe -r p2pdma unbinds the provider and unloads" unloads p2pdma
 echo >"$dev/driver_override"
