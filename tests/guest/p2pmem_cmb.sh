@@ -11,7 +11,7 @@
 # shellcheck source=tests/lib/guest.sh
 . "$(dirname "$0")/../lib/guest.sh"
 
-plan 17
+plan 18
 readonly MIB=$((1 << 20)) CMBMSC=0x50 CMSE=2
 bar_py=$(dirname "$0")/../lib/bar.py
 ctl=/sys/kernel/debug/p2pdma_test/control
@@ -88,6 +88,8 @@ check "a controller bound after load is found" \
 run rmmod p2pdma_test
 check "modprobe -r p2pdma withdraws the CMBs" \
 	bash -c "modprobe -r p2pdma && [ ! -e /sys/bus/pci/devices/$legacy/p2pmem ]"
+check "cmb=maybe is refused at load, and the log says why" \
+	bash -c "! modprobe p2pdma cmb=maybe && dmesg | grep -q \"maybe' invalid for parameter .cmb'\""
 check "modprobe p2pdma cmb=0 loads" modprobe p2pdma cmb=0
 check "with cmb=0 no CMB is registered" \
 	bash -c "[ ! -e /sys/bus/pci/devices/$cmb/p2pmem ] && [ ! -e /sys/bus/pci/devices/$legacy/p2pmem ]"
