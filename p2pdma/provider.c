@@ -84,30 +84,28 @@ static struct p2pdma_provider *p2pdma_provider_create(struct pci_dev *pdev)
 	mutex_init(&p->lock);
 	p->pool = gen_pool_create(PAGE_SHIFT, dev_to_node(&pdev->dev));
 	p->counters = alloc_percpu(struct p2pdma_counters);
-	if (!p->pool || !p->counters) {
+	err = p->pool && p->counters ? 0 : -ENOMEM;
+	if (!err)
+		err = xa_insert(&p2pdma_providers, p2pdma_key(pdev), p, GFP_KERNEL);
+	if (err) {
 		if (p->pool)
 			gen_pool_destroy(p->pool);
 		free_percpu(p->counters);
 		kfree(p);
-		return ERR_PTR(-ENOMEM);
-	}
-
-	err = xa_insert(&p2pdma_providers, p2pdma_key(pdev), p, GFP_KERNEL);
-	if (err) {
-		gen_pool_destroy(p->pool);
-		free_percpu(p->counters);
-		kfree(p);
 		return ERR_PTR(err);
 	}
+	/* From here on the release action undoes everything above. */
 	err = devm_add_action_or_reset(&pdev->dev, p2pdma_provider_release, p);
 	if (err)
 		return ERR_PTR(err);
 	err = sysfs_create_group(&pdev->dev.kobj, &p2pdma_sysfs_group);
-	if (err)
+	if (!err)
+		err = devm_add_action_or_reset(&pdev->dev, p2pdma_sysfs_remove, pdev);
+	if (err) {
+		/* No half-made provider stays registered. */
+		devm_release_action(&pdev->dev, p2pdma_provider_release, p);
 		return ERR_PTR(err);
-	err = devm_add_action_or_reset(&pdev->dev, p2pdma_sysfs_remove, pdev);
-	if (err)
-		return ERR_PTR(err);
+	}
 	return p;
 }
 
@@ -208,8 +206,6 @@ int p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 		goto unlock;
 	}
 	range->provider = p;
-	range->bar = bar;
-	range->bus_offset = pci_bus_address(pdev, bar) - pci_resource_start(pdev, bar);
 	range->pgmap.range.start = start;
 	range->pgmap.range.end = start + size - 1;
 	range->pgmap.nr_range = 1;

@@ -54,15 +54,11 @@ struct p2pdma_provider {
  * struct p2pdma_range - one registered BAR range of a provider
  * @pgmap: its ZONE_DEVICE pages; @pgmap.ref is taken by every allocation
  * @provider: the provider it belongs to
- * @bar: the BAR
- * @bus_offset: bus address minus CPU physical address of the BAR
  * @node: entry in @provider->ranges
  */
 struct p2pdma_range {
 	struct dev_pagemap pgmap;
 	struct p2pdma_provider *provider;
-	int bar;
-	u64 bus_offset;
 	struct list_head node;
 };
 
