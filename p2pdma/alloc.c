@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Allocation of peer-to-peer memory. Runs on the I/O path: no lock, no
- * sleeping allocation, safe in atomic context. Every allocation holds a
+ * Allocation of peer-to-peer memory. Runs on the I/O path: no shared lock,
+ * no sleeping allocation, safe in atomic context. Every allocation holds a
  * reference on its range's pages (the genalloc chunk's owner), which is
- * what provider teardown waits for.
+ * what provider teardown waits for. Freed buffers go to a small per-CPU
+ * cache first, so that most alloc/free pairs touch only this CPU's data
+ * and never genalloc's shared bitmap.
  */
 
 #include <linux/genalloc.h>
@@ -13,6 +15,7 @@
 #include <linux/percpu-refcount.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 
 #include <p2pdma/p2pdma.h>
 #include "provider.h"
@@ -30,12 +33,112 @@ void p2pdma_counters_sum(struct p2pdma_provider *p, struct p2pdma_counters *sum)
 
 	memset(sum, 0, sizeof(*sum));
 	for_each_possible_cpu(cpu) {
-		struct p2pdma_counters *c = per_cpu_ptr(p->counters, cpu);
+		struct p2pdma_counters *c = &per_cpu_ptr(p->cpu, cpu)->counters;
 
 		sum->allocations += READ_ONCE(c->allocations);
 		sum->frees += READ_ONCE(c->frees);
 		sum->failed += READ_ONCE(c->failed);
 	}
+}
+
+size_t p2pdma_cached_bytes(struct p2pdma_provider *p)
+{
+	size_t bytes = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		bytes += READ_ONCE(per_cpu_ptr(p->cpu, cpu)->bytes);
+	return bytes;
+}
+
+/* Give every cached buffer back to the pool, with its reference. */
+void p2pdma_cache_drain(struct p2pdma_provider *p)
+{
+	struct percpu_ref *ref;
+	unsigned long flags;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct p2pdma_cpu *c = per_cpu_ptr(p->cpu, cpu);
+
+		spin_lock_irqsave(&c->lock, flags);
+		while (c->nr) {
+			c->nr--;
+			gen_pool_free_owner(p->pool, c->slot[c->nr].addr,
+					    c->slot[c->nr].bytes, (void **)&ref);
+			percpu_ref_put(ref);
+		}
+		WRITE_ONCE(c->bytes, 0);
+		spin_unlock_irqrestore(&c->lock, flags);
+	}
+}
+
+/* A buffer of @bytes from this CPU's cache, or 0. */
+static unsigned long p2pdma_cache_take(struct p2pdma_provider *p, size_t bytes)
+{
+	unsigned long flags, addr = 0;
+	struct p2pdma_cpu *c;
+	int i;
+
+	local_irq_save(flags);
+	c = this_cpu_ptr(p->cpu);
+	spin_lock(&c->lock);
+	for (i = c->nr - 1; i >= 0; i--) {
+		if (c->slot[i].bytes != bytes)
+			continue;
+		addr = c->slot[i].addr;
+		c->slot[i] = c->slot[--c->nr];
+		WRITE_ONCE(c->bytes, c->bytes - bytes);
+		break;
+	}
+	spin_unlock(&c->lock);
+	local_irq_restore(flags);
+	return addr;
+}
+
+/* Keep a freed buffer, with its reference, on this CPU if there is room. */
+static bool p2pdma_cache_keep(struct p2pdma_provider *p, unsigned long addr,
+			      size_t bytes)
+{
+	struct p2pdma_cpu *c;
+	unsigned long flags;
+	bool kept = false;
+
+	local_irq_save(flags);
+	c = this_cpu_ptr(p->cpu);
+	spin_lock(&c->lock);
+	/* Read under the lock: a drain after "dying" finds what we add. */
+	if (!READ_ONCE(p->dying) && c->nr < P2PDMA_CACHE_SLOTS &&
+	    c->bytes + bytes <= READ_ONCE(p->cache_limit)) {
+		c->slot[c->nr].addr = addr;
+		c->slot[c->nr].bytes = bytes;
+		c->nr++;
+		WRITE_ONCE(c->bytes, c->bytes + bytes);
+		kept = true;
+	}
+	spin_unlock(&c->lock);
+	local_irq_restore(flags);
+	return kept;
+}
+
+/* A buffer from the pool, holding a reference on its range, or 0. */
+static unsigned long p2pdma_pool_take(struct p2pdma_provider *p, size_t bytes)
+{
+	struct percpu_ref *ref;
+	unsigned long addr;
+
+	addr = gen_pool_alloc_owner(p->pool, bytes, (void **)&ref);
+	if (!addr && p2pdma_cached_bytes(p)) {
+		/* Free memory may sit in caches, in pieces of other sizes. */
+		p2pdma_cache_drain(p);
+		addr = gen_pool_alloc_owner(p->pool, bytes, (void **)&ref);
+	}
+	/* The range is being torn down: give the memory back. */
+	if (addr && unlikely(!percpu_ref_tryget_live_rcu(ref))) {
+		gen_pool_free(p->pool, addr, bytes);
+		addr = 0;
+	}
+	return addr;
 }
 
 /* Count @bytes in use; the peak line is written only when exceeded. */
@@ -50,50 +153,48 @@ static void p2pdma_account_alloc(struct p2pdma_provider *p, size_t bytes)
 
 void *p2pdma_alloc(struct pci_dev *pdev, size_t size)
 {
+	size_t bytes = p2pdma_pool_bytes(size);
 	struct p2pdma_provider *p;
-	struct percpu_ref *ref;
-	void *addr = NULL;
+	unsigned long addr = 0;
 
 	rcu_read_lock();
 	p = p2pdma_provider_find_rcu(pdev);
 	if (!p)
 		goto out;
-	if (!size || READ_ONCE(p->dying))
-		goto failed;
-	addr = (void *)gen_pool_alloc_owner(p->pool, size, (void **)&ref);
-	if (!addr)
-		goto failed;
-	/* The range is being torn down: give the memory back. */
-	if (unlikely(!percpu_ref_tryget_live_rcu(ref))) {
-		gen_pool_free(p->pool, (unsigned long)addr, size);
-		addr = NULL;
-		goto failed;
+	if (size && !READ_ONCE(p->dying)) {
+		addr = p2pdma_cache_take(p, bytes);
+		if (!addr)
+			addr = p2pdma_pool_take(p, bytes);
 	}
-	this_cpu_inc(p->counters->allocations);
-	p2pdma_account_alloc(p, p2pdma_pool_bytes(size));
-	goto out;
-failed:
-	this_cpu_inc(p->counters->failed);
-	trace_p2pdma_alloc_failed(pdev, size, READ_ONCE(p->dying));
+	if (addr) {
+		this_cpu_inc(p->cpu->counters.allocations);
+		p2pdma_account_alloc(p, bytes);
+	} else {
+		this_cpu_inc(p->cpu->counters.failed);
+		trace_p2pdma_alloc_failed(pdev, size, READ_ONCE(p->dying));
+	}
 out:
 	rcu_read_unlock();
-	return addr;
+	return (void *)addr;
 }
 EXPORT_SYMBOL_GPL(p2pdma_alloc);
 
 void p2pdma_free(struct pci_dev *pdev, void *addr, size_t size)
 {
+	size_t bytes = p2pdma_pool_bytes(size);
 	struct p2pdma_provider *p;
 	struct percpu_ref *ref;
 
 	rcu_read_lock();
 	p = p2pdma_provider_find_rcu(pdev);
 	if (!WARN_ON_ONCE(!p)) {
-		gen_pool_free_owner(p->pool, (unsigned long)addr, size,
-				    (void **)&ref);
-		this_cpu_inc(p->counters->frees);
-		atomic64_sub(p2pdma_pool_bytes(size), &p->in_use);
-		percpu_ref_put(ref);
+		this_cpu_inc(p->cpu->counters.frees);
+		atomic64_sub(bytes, &p->in_use);
+		if (!p2pdma_cache_keep(p, (unsigned long)addr, bytes)) {
+			gen_pool_free_owner(p->pool, (unsigned long)addr, bytes,
+					    (void **)&ref);
+			percpu_ref_put(ref);
+		}
 	}
 	rcu_read_unlock();
 }

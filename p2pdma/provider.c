@@ -59,7 +59,7 @@ static void p2pdma_provider_release(void *data)
 	synchronize_rcu();
 	trace_p2pdma_remove(p->pdev, p->size);
 	gen_pool_destroy(p->pool);
-	free_percpu(p->counters);
+	free_percpu(p->cpu);
 	pci_info(p->pdev, "p2pdma: provider removed\n");
 	kfree(p);
 }
@@ -74,7 +74,7 @@ static void p2pdma_sysfs_remove(void *data)
 static struct p2pdma_provider *p2pdma_provider_create(struct pci_dev *pdev)
 {
 	struct p2pdma_provider *p;
-	int err;
+	int cpu, err;
 
 	p = kzalloc(sizeof(*p), GFP_KERNEL);
 	if (!p)
@@ -83,14 +83,17 @@ static struct p2pdma_provider *p2pdma_provider_create(struct pci_dev *pdev)
 	INIT_LIST_HEAD(&p->ranges);
 	mutex_init(&p->lock);
 	p->pool = gen_pool_create(PAGE_SHIFT, dev_to_node(&pdev->dev));
-	p->counters = alloc_percpu(struct p2pdma_counters);
-	err = p->pool && p->counters ? 0 : -ENOMEM;
+	p->cpu = alloc_percpu(struct p2pdma_cpu);
+	err = p->pool && p->cpu ? 0 : -ENOMEM;
+	if (!err)
+		for_each_possible_cpu(cpu)
+			spin_lock_init(&per_cpu_ptr(p->cpu, cpu)->lock);
 	if (!err)
 		err = xa_insert(&p2pdma_providers, p2pdma_key(pdev), p, GFP_KERNEL);
 	if (err) {
 		if (p->pool)
 			gen_pool_destroy(p->pool);
-		free_percpu(p->counters);
+		free_percpu(p->cpu);
 		kfree(p);
 		return ERR_PTR(err);
 	}
@@ -129,6 +132,8 @@ static void p2pdma_range_retire(void *data)
 
 	WRITE_ONCE(p->dying, true);
 	WRITE_ONCE(p->published, false);
+	/* Cached buffers hold references that teardown would wait for. */
+	p2pdma_cache_drain(p);
 	mutex_lock(&p->lock);
 	list_del(&range->node);
 	mutex_unlock(&p->lock);
@@ -229,6 +234,8 @@ int p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 	if (err)
 		goto retire;
 	p->size += size;
+	/* Caches on all CPUs together keep at most an eighth of the pool. */
+	WRITE_ONCE(p->cache_limit, p->size / 8 / num_possible_cpus());
 	mutex_unlock(&p->lock);
 
 	trace_p2pdma_register(pdev, bar, size, bus);

@@ -11,6 +11,7 @@
 #include <linux/pci.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 
 struct gen_pool;
@@ -20,6 +21,30 @@ struct p2pdma_counters {
 	u64 allocations;
 	u64 frees;
 	u64 failed;
+};
+
+#define P2PDMA_CACHE_SLOTS 16
+
+/**
+ * struct p2pdma_cpu - per-CPU state of a provider
+ * @lock: taken by this CPU's allocations and by drains from any CPU
+ * @nr: buffers in @slot
+ * @bytes: bytes in @slot
+ * @slot: freed buffers kept for reuse without genalloc; each still holds
+ *	its range's reference, so a drain must run before teardown waits
+ * @slot.addr: kernel address of the buffer
+ * @slot.bytes: its size in the pool (whole pages)
+ * @counters: allocation counters
+ */
+struct p2pdma_cpu {
+	spinlock_t lock; /* this CPU's fast path, and drains */
+	unsigned int nr;
+	size_t bytes;
+	struct {
+		unsigned long addr;
+		size_t bytes;
+	} slot[P2PDMA_CACHE_SLOTS];
+	struct p2pdma_counters counters;
 };
 
 /**
@@ -33,7 +58,8 @@ struct p2pdma_counters {
  * @dying: set first at teardown; allocations fail from then on
  * @in_use: bytes allocated and not freed, by our own count (not the pool's)
  * @peak_in_use: the most bytes ever allocated at once
- * @counters: per-CPU allocation counters
+ * @cache_limit: most bytes one CPU may keep in its cache of freed buffers
+ * @cpu: per-CPU caches and counters
  * @rcu: frees the provider after lockless readers are done
  */
 struct p2pdma_provider {
@@ -46,7 +72,8 @@ struct p2pdma_provider {
 	bool dying;
 	atomic64_t in_use;
 	atomic64_t peak_in_use;
-	struct p2pdma_counters __percpu *counters;
+	size_t cache_limit;
+	struct p2pdma_cpu __percpu *cpu;
 	struct rcu_head rcu;
 };
 
@@ -64,6 +91,8 @@ struct p2pdma_range {
 
 struct p2pdma_provider *p2pdma_provider_find_rcu(struct pci_dev *pdev);
 void p2pdma_counters_sum(struct p2pdma_provider *p, struct p2pdma_counters *sum);
+size_t p2pdma_cached_bytes(struct p2pdma_provider *p);
+void p2pdma_cache_drain(struct p2pdma_provider *p);
 
 extern const struct attribute_group p2pdma_sysfs_group;
 extern const struct dev_pagemap_ops p2pdma_pgmap_ops;

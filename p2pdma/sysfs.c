@@ -18,6 +18,7 @@ enum p2pdma_stat {
 	P2PDMA_PUBLISHED,
 	P2PDMA_IN_USE,
 	P2PDMA_PEAK_IN_USE,
+	P2PDMA_CACHED,
 	P2PDMA_ALLOCATIONS,
 	P2PDMA_FREES,
 	P2PDMA_FAILED,
@@ -31,13 +32,16 @@ static u64 p2pdma_stat_value(struct p2pdma_provider *p, enum p2pdma_stat stat)
 	case P2PDMA_SIZE:
 		return gen_pool_size(p->pool);
 	case P2PDMA_AVAILABLE:
-		return gen_pool_avail(p->pool);
+		/* Cached buffers are free: any allocation may drain them. */
+		return gen_pool_avail(p->pool) + p2pdma_cached_bytes(p);
 	case P2PDMA_PUBLISHED:
 		return READ_ONCE(p->published);
 	case P2PDMA_IN_USE:
 		return atomic64_read(&p->in_use);
 	case P2PDMA_PEAK_IN_USE:
 		return atomic64_read(&p->peak_in_use);
+	case P2PDMA_CACHED:
+		return p2pdma_cached_bytes(p);
 	default:
 		break;
 	}
@@ -83,6 +87,7 @@ P2PDMA_ATTR(available, P2PDMA_AVAILABLE);
 P2PDMA_ATTR(published, P2PDMA_PUBLISHED);
 P2PDMA_ATTR(in_use, P2PDMA_IN_USE);
 P2PDMA_ATTR(peak_in_use, P2PDMA_PEAK_IN_USE);
+P2PDMA_ATTR(cached, P2PDMA_CACHED);
 P2PDMA_ATTR(allocations, P2PDMA_ALLOCATIONS);
 P2PDMA_ATTR(frees, P2PDMA_FREES);
 P2PDMA_ATTR(failed_allocations, P2PDMA_FAILED);
@@ -93,6 +98,7 @@ static struct attribute *p2pdma_attrs[] = {
 	&p2pdma_attr_published.attr.attr,
 	&p2pdma_attr_in_use.attr.attr,
 	&p2pdma_attr_peak_in_use.attr.attr,
+	&p2pdma_attr_cached.attr.attr,
 	&p2pdma_attr_allocations.attr.attr,
 	&p2pdma_attr_frees.attr.attr,
 	&p2pdma_attr_failed_allocations.attr.attr,

@@ -9,7 +9,7 @@
 # shellcheck source=tests/lib/guest.sh
 . "$(dirname "$0")/../lib/guest.sh"
 
-plan 29
+plan 33
 readonly PAGE=4096 MIB=$((1 << 20))
 bdf=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"
 dev=/sys/bus/pci/devices/$bdf
@@ -69,6 +69,13 @@ check "freeing everything gives it all back" \
 	bash -c "echo 'free $bdf' >$ctl && [ \$(cat $dev/p2pmem/in_use) = 0 ] && [ \$(cat $dev/p2pmem/available) = $size ]"
 check "allocations equal frees, and the peak was the whole pool" \
 	bash -c "[ \$(cat $dev/p2pmem/allocations) = \$(cat $dev/p2pmem/frees) ] && [ \$(cat $dev/p2pmem/peak_in_use) = $size ]"
+check "freed 4 KiB buffers wait in the per-CPU caches (p2pmem/cached)" \
+	[ "$(stat_of cached)" -ge "$PAGE" ]
+check "one allocation of the whole pool returns the cached buffers and succeeds" \
+	bash -c "echo 'alloc $bdf $size' >$ctl && [ \$(cat $dev/p2pmem/cached) = 0 ] && [ \$(cat $dev/p2pmem/available) = 0 ]"
+held free "$bdf"
+held alloc "$bdf" "$PAGE"
+held free "$bdf"
 
 # Data: the allocation's bus address minus the BAR's is its offset in the
 # host's backing file (bus and CPU addresses are equal on q35).
@@ -86,7 +93,9 @@ printf '%s' "$back" | dd of="$backing" bs=4096 seek=$((offset / PAGE)) conv=notr
 check "text written into the host file reads back through the allocation" \
 	bash -c "awk '{ print \$4 }' $ctl | grep -q '^$back'"
 
-# Removal while memory is held: teardown waits, allocations stop at once.
+# Removal while memory is held: teardown waits, allocations stop at once,
+# and the cached buffers go back to the pool rather than holding it up.
+check "a freed buffer is cached before the unbind" [ "$(stat_of cached)" = "$PAGE" ]
 echo "$bdf" >/sys/bus/pci/drivers/p2pdma_bar/unbind &
 unbind=$!
 sleep 2
@@ -98,6 +107,7 @@ check "unbind completes once the memory is freed" wait "$unbind"
 check "p2pmem/ is gone with the provider" [ ! -e "$dev/p2pmem" ]
 check "binding again registers the whole BAR again" \
 	bash -c "$(declare -f bind_provider); bdf=$bdf dev=$dev bind_provider && [ \$(cat $dev/p2pmem/available) = $size ]"
+check "the new provider starts with empty caches" [ "$(stat_of cached)" = 0 ]
 
 # Device removal while memory is held, then a rescan.
 held alloc "$bdf" "$MIB"
