@@ -2,12 +2,17 @@
 /*
  * p2pdma_test: a client of p2pdma.ko for the test rig. It holds peer-to-peer
  * allocations on command, so tests can drive allocation patterns, see the
- * memory from the host side, and remove a provider while memory is out.
+ * memory from the host side, and remove a provider while memory is out. It
+ * is also a PCI driver with no ID table ("p2pdma_test", bound through
+ * driver_override) that registers BAR ranges on command, so tests can call
+ * the provider API with arguments of their choosing.
  *
  * /sys/kernel/debug/p2pdma_test/control takes one command per write:
  *   alloc <bdf> <bytes>   allocate and hold
  *   write <bdf> <text>    copy text to the start of <bdf>'s newest buffer
  *   free <bdf>            free every buffer held from <bdf>
+ *   register <bdf> <bar> <bytes> <offset>
+ *                         p2pdma_add_resource() on a device bound to us
  *   bench <bdf> <bytes> <cpus> <ms>
  *                         allocate and free <bytes> from <bdf> in a loop on
  *                         CPUs 0..<cpus>-1 for <ms> ms, then the same with a
@@ -176,6 +181,40 @@ static int p2pdma_test_bench(struct pci_dev *pdev, char *args)
 	return 0;
 }
 
+static int p2pdma_test_probe(struct pci_dev *pdev,
+			     const struct pci_device_id *id)
+{
+	return pcim_enable_device(pdev);
+}
+
+static struct pci_driver p2pdma_test_driver = {
+	.name = KBUILD_MODNAME,
+	.probe = p2pdma_test_probe,
+};
+
+static int p2pdma_test_register(struct pci_dev *pdev, char *args)
+{
+	unsigned long long size, offset;
+	int bar, err;
+
+	if (sscanf(args, "%d %llu %llu", &bar, &size, &offset) != 3) {
+		pr_err("register: give <bar> <bytes> <offset>\n");
+		return -EINVAL;
+	}
+	device_lock(&pdev->dev);
+	if (pdev->dev.driver != &p2pdma_test_driver.driver) {
+		pr_err("register: bind %s to %s first\n", pci_name(pdev),
+		       KBUILD_MODNAME);
+		err = -EINVAL;
+	} else {
+		err = p2pdma_add_resource(pdev, bar, size, offset);
+		if (!err)
+			p2pdma_publish(pdev, true);
+	}
+	device_unlock(&pdev->dev);
+	return err;
+}
+
 static int p2pdma_test_command(char *cmd)
 {
 	struct p2pdma_test_buf *buf, *tmp;
@@ -222,12 +261,14 @@ static int p2pdma_test_command(char *cmd)
 		}
 	} else if (!strcmp(verb, "bench") && arg) {
 		err = p2pdma_test_bench(pdev, arg);
+	} else if (!strcmp(verb, "register") && arg) {
+		err = p2pdma_test_register(pdev, arg);
 	} else if (!strcmp(verb, "free") && !arg) {
 		list_for_each_entry_safe(buf, tmp, &p2pdma_test_bufs, node)
 			if (buf->pdev == pdev)
 				p2pdma_test_free(buf);
 	} else {
-		pr_err("unknown command: write alloc <bdf> <bytes>, write <bdf> <text>, free <bdf> or bench <bdf> <bytes> <cpus> <ms>\n");
+		pr_err("unknown command: give alloc <bdf> <bytes>, write <bdf> <text>, free <bdf>, bench <bdf> <bytes> <cpus> <ms> or register <bdf> <bar> <bytes> <offset>\n");
 		err = -EINVAL;
 	}
 out:
@@ -289,6 +330,11 @@ static const struct file_operations p2pdma_test_fops = {
 
 static int __init p2pdma_test_init(void)
 {
+	int err;
+
+	err = pci_register_driver(&p2pdma_test_driver);
+	if (err)
+		return err;
 	p2pdma_test_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_file("control", 0600, p2pdma_test_dir, NULL,
 			    &p2pdma_test_fops);
@@ -303,6 +349,7 @@ static void __exit p2pdma_test_exit(void)
 	debugfs_remove_recursive(p2pdma_test_dir);
 	list_for_each_entry_safe(buf, tmp, &p2pdma_test_bufs, node)
 		p2pdma_test_free(buf);
+	pci_unregister_driver(&p2pdma_test_driver);
 }
 module_exit(p2pdma_test_exit);
 
