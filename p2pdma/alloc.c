@@ -141,17 +141,96 @@ static unsigned long p2pdma_pool_take(struct p2pdma_provider *p, size_t bytes)
 	return addr;
 }
 
+static const char *p2pdma_owner_name(struct module *owner)
+{
+	return owner ? owner->name : "kernel";
+}
+
+/* First allocation of a module from @p: give it a slot, if one is left. */
+static noinline int p2pdma_user_add(struct p2pdma_provider *p,
+				    struct module *owner)
+{
+	const char *name = p2pdma_owner_name(owner);
+	unsigned long flags;
+	int i;
+
+	spin_lock_irqsave(&p->users_lock, flags);
+	for (i = 0; i < p->nr_users; i++) {
+		/* The same module loaded again: keep its line. */
+		if (!strcmp(p->users[i].name, name)) {
+			WRITE_ONCE(p->users[i].owner, owner);
+			goto out;
+		}
+	}
+	if (i == P2PDMA_USERS) {
+		i = -1;
+		goto out;
+	}
+	p->users[i].owner = owner;
+	strscpy(p->users[i].name, name, sizeof(p->users[i].name));
+	/* Lockless readers see the entry complete. */
+	smp_store_release(&p->nr_users, i + 1);
+out:
+	spin_unlock_irqrestore(&p->users_lock, flags);
+	return i;
+}
+
+/* @owner's slot in @p, or -1 (not found, or no slot left for @add). */
+static int p2pdma_user_slot(struct p2pdma_provider *p, struct module *owner,
+			    bool add)
+{
+	/* Pairs with the release in p2pdma_user_add(): entries are complete. */
+	unsigned int i, nr = smp_load_acquire(&p->nr_users);
+
+	for (i = 0; i < nr; i++)
+		if (READ_ONCE(p->users[i].owner) == owner)
+			return i;
+	return add ? p2pdma_user_add(p, owner) : -1;
+}
+
 /* Count @bytes in use; the peak line is written only when exceeded. */
-static void p2pdma_account_alloc(struct p2pdma_provider *p, size_t bytes)
+static void p2pdma_account_alloc(struct p2pdma_provider *p, size_t bytes,
+				 struct module *owner)
 {
 	s64 now = atomic64_add_return(bytes, &p->in_use);
 	s64 peak = atomic64_read(&p->peak_in_use);
+	int user = p2pdma_user_slot(p, owner, true);
 
+	this_cpu_inc(p->cpu->counters.allocations);
+	if (user >= 0) {
+		this_cpu_add(p->cpu->users[user].bytes, bytes);
+		this_cpu_inc(p->cpu->users[user].allocations);
+	}
 	while (now > peak && !atomic64_try_cmpxchg(&p->peak_in_use, &peak, now))
 		;
 }
 
-void *p2pdma_alloc(struct pci_dev *pdev, size_t size)
+static void p2pdma_account_free(struct p2pdma_provider *p, size_t bytes,
+				struct module *owner)
+{
+	int user = p2pdma_user_slot(p, owner, false);
+
+	this_cpu_inc(p->cpu->counters.frees);
+	atomic64_sub(bytes, &p->in_use);
+	if (user >= 0)
+		this_cpu_sub(p->cpu->users[user].bytes, bytes);
+}
+
+void p2pdma_user_sum(struct p2pdma_provider *p, int user,
+		     struct p2pdma_user_counters *sum)
+{
+	int cpu;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		struct p2pdma_user_counters *c = &per_cpu_ptr(p->cpu, cpu)->users[user];
+
+		sum->bytes += READ_ONCE(c->bytes);
+		sum->allocations += READ_ONCE(c->allocations);
+	}
+}
+
+void *__p2pdma_alloc(struct pci_dev *pdev, size_t size, struct module *owner)
 {
 	size_t bytes = p2pdma_pool_bytes(size);
 	struct p2pdma_provider *p;
@@ -167,8 +246,7 @@ void *p2pdma_alloc(struct pci_dev *pdev, size_t size)
 			addr = p2pdma_pool_take(p, bytes);
 	}
 	if (addr) {
-		this_cpu_inc(p->cpu->counters.allocations);
-		p2pdma_account_alloc(p, bytes);
+		p2pdma_account_alloc(p, bytes, owner);
 	} else {
 		this_cpu_inc(p->cpu->counters.failed);
 		trace_p2pdma_alloc_failed(pdev, size, READ_ONCE(p->dying));
@@ -177,9 +255,10 @@ out:
 	rcu_read_unlock();
 	return (void *)addr;
 }
-EXPORT_SYMBOL_GPL(p2pdma_alloc);
+EXPORT_SYMBOL_GPL(__p2pdma_alloc);
 
-void p2pdma_free(struct pci_dev *pdev, void *addr, size_t size)
+void __p2pdma_free(struct pci_dev *pdev, void *addr, size_t size,
+		   struct module *owner)
 {
 	size_t bytes = p2pdma_pool_bytes(size);
 	struct p2pdma_provider *p;
@@ -188,8 +267,7 @@ void p2pdma_free(struct pci_dev *pdev, void *addr, size_t size)
 	rcu_read_lock();
 	p = p2pdma_provider_find_rcu(pdev);
 	if (!WARN_ON_ONCE(!p)) {
-		this_cpu_inc(p->cpu->counters.frees);
-		atomic64_sub(bytes, &p->in_use);
+		p2pdma_account_free(p, bytes, owner);
 		if (!p2pdma_cache_keep(p, (unsigned long)addr, bytes)) {
 			gen_pool_free_owner(p->pool, (unsigned long)addr, bytes,
 					    (void **)&ref);
@@ -198,7 +276,7 @@ void p2pdma_free(struct pci_dev *pdev, void *addr, size_t size)
 	}
 	rcu_read_unlock();
 }
-EXPORT_SYMBOL_GPL(p2pdma_free);
+EXPORT_SYMBOL_GPL(__p2pdma_free);
 
 u64 p2pdma_virt_to_bus(struct pci_dev *pdev, void *addr)
 {
@@ -214,8 +292,9 @@ u64 p2pdma_virt_to_bus(struct pci_dev *pdev, void *addr)
 }
 EXPORT_SYMBOL_GPL(p2pdma_virt_to_bus);
 
-struct scatterlist *p2pdma_alloc_sgl(struct pci_dev *pdev,
-				     unsigned int *nents, u32 length)
+struct scatterlist *__p2pdma_alloc_sgl(struct pci_dev *pdev,
+				       unsigned int *nents, u32 length,
+				       struct module *owner)
 {
 	struct scatterlist *sg;
 	void *addr;
@@ -224,7 +303,7 @@ struct scatterlist *p2pdma_alloc_sgl(struct pci_dev *pdev,
 	if (!sg)
 		return NULL;
 	sg_init_table(sg, 1);
-	addr = p2pdma_alloc(pdev, length);
+	addr = __p2pdma_alloc(pdev, length, owner);
 	if (!addr) {
 		kfree(sg);
 		return NULL;
@@ -233,9 +312,10 @@ struct scatterlist *p2pdma_alloc_sgl(struct pci_dev *pdev,
 	*nents = 1;
 	return sg;
 }
-EXPORT_SYMBOL_GPL(p2pdma_alloc_sgl);
+EXPORT_SYMBOL_GPL(__p2pdma_alloc_sgl);
 
-void p2pdma_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl)
+void __p2pdma_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl,
+		       struct module *owner)
 {
 	struct scatterlist *sg;
 	int i;
@@ -243,11 +323,11 @@ void p2pdma_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl)
 	for_each_sg(sgl, sg, INT_MAX, i) {
 		if (!sg)
 			break;
-		p2pdma_free(pdev, sg_virt(sg), sg->length);
+		__p2pdma_free(pdev, sg_virt(sg), sg->length, owner);
 	}
 	kfree(sgl);
 }
-EXPORT_SYMBOL_GPL(p2pdma_free_sgl);
+EXPORT_SYMBOL_GPL(__p2pdma_free_sgl);
 
 bool p2pdma_page_is_ours(struct page *page)
 {

@@ -82,6 +82,7 @@ static struct p2pdma_provider *p2pdma_provider_create(struct pci_dev *pdev)
 	p->pdev = pdev;
 	INIT_LIST_HEAD(&p->ranges);
 	mutex_init(&p->lock);
+	spin_lock_init(&p->users_lock);
 	p->pool = gen_pool_create(PAGE_SHIFT, dev_to_node(&pdev->dev));
 	p->cpu = alloc_percpu(struct p2pdma_cpu);
 	err = p->pool && p->cpu ? 0 : -ENOMEM;

@@ -7,6 +7,7 @@
 
 #include <linux/list.h>
 #include <linux/memremap.h>
+#include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/percpu.h>
@@ -24,6 +25,24 @@ struct p2pdma_counters {
 };
 
 #define P2PDMA_CACHE_SLOTS 16
+#define P2PDMA_USERS 8
+
+/**
+ * struct p2pdma_user - a module that allocated from a provider
+ * @owner: the module as its allocations name it; re-pointed under the
+ *	provider's @users_lock when a module of the same name comes back
+ * @name: its name, kept so a listing never follows a stale pointer
+ */
+struct p2pdma_user {
+	struct module *owner;
+	char name[MODULE_NAME_LEN];
+};
+
+/* Per-CPU share of one user's accounting. */
+struct p2pdma_user_counters {
+	s64 bytes;
+	u64 allocations;
+};
 
 /**
  * struct p2pdma_cpu - per-CPU state of a provider
@@ -35,6 +54,7 @@ struct p2pdma_counters {
  * @slot.addr: kernel address of the buffer
  * @slot.bytes: its size in the pool (whole pages)
  * @counters: allocation counters
+ * @users: accounting of each of the provider's &struct p2pdma_user
  */
 struct p2pdma_cpu {
 	spinlock_t lock; /* this CPU's fast path, and drains */
@@ -45,6 +65,7 @@ struct p2pdma_cpu {
 		size_t bytes;
 	} slot[P2PDMA_CACHE_SLOTS];
 	struct p2pdma_counters counters;
+	struct p2pdma_user_counters users[P2PDMA_USERS];
 };
 
 /**
@@ -60,6 +81,9 @@ struct p2pdma_cpu {
  * @peak_in_use: the most bytes ever allocated at once
  * @cache_limit: most bytes one CPU may keep in its cache of freed buffers
  * @cpu: per-CPU caches and counters
+ * @users: modules that allocated, the first @nr_users valid
+ * @nr_users: entries of @users in use; only grows
+ * @users_lock: serialises additions to @users
  * @rcu: frees the provider after lockless readers are done
  */
 struct p2pdma_provider {
@@ -74,6 +98,9 @@ struct p2pdma_provider {
 	atomic64_t peak_in_use;
 	size_t cache_limit;
 	struct p2pdma_cpu __percpu *cpu;
+	struct p2pdma_user users[P2PDMA_USERS];
+	unsigned int nr_users;
+	spinlock_t users_lock; /* additions to users[] */
 	struct rcu_head rcu;
 };
 
@@ -91,6 +118,8 @@ struct p2pdma_range {
 
 struct p2pdma_provider *p2pdma_provider_find_rcu(struct pci_dev *pdev);
 void p2pdma_counters_sum(struct p2pdma_provider *p, struct p2pdma_counters *sum);
+void p2pdma_user_sum(struct p2pdma_provider *p, int user,
+		     struct p2pdma_user_counters *sum);
 size_t p2pdma_cached_bytes(struct p2pdma_provider *p);
 void p2pdma_cache_drain(struct p2pdma_provider *p);
 

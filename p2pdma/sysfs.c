@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /sys/bus/pci/devices/<bdf>/p2pmem/: upstream's size, available and
- * published, plus our allocation statistics. All read-only.
+ * published, plus our allocation statistics and who holds the memory.
+ * All read-only.
  */
 
 #include <linux/device.h>
@@ -92,6 +93,33 @@ P2PDMA_ATTR(allocations, P2PDMA_ALLOCATIONS);
 P2PDMA_ATTR(frees, P2PDMA_FREES);
 P2PDMA_ATTR(failed_allocations, P2PDMA_FAILED);
 
+/* One line per module that allocated: name, bytes in use, allocations. */
+static ssize_t users_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	struct p2pdma_user_counters sum;
+	struct p2pdma_provider *p;
+	ssize_t len = -ENODEV;
+	unsigned int i, nr;
+
+	rcu_read_lock();
+	p = p2pdma_provider_find_rcu(to_pci_dev(dev));
+	if (p) {
+		len = 0;
+		/* Pairs with the release in p2pdma_user_add(). */
+		nr = smp_load_acquire(&p->nr_users);
+		for (i = 0; i < nr; i++) {
+			p2pdma_user_sum(p, i, &sum);
+			len += sysfs_emit_at(buf, len, "%s %lld %llu\n",
+					     p->users[i].name, sum.bytes,
+					     sum.allocations);
+		}
+	}
+	rcu_read_unlock();
+	return len;
+}
+static DEVICE_ATTR_RO(users);
+
 static struct attribute *p2pdma_attrs[] = {
 	&p2pdma_attr_size.attr.attr,
 	&p2pdma_attr_available.attr.attr,
@@ -102,6 +130,7 @@ static struct attribute *p2pdma_attrs[] = {
 	&p2pdma_attr_allocations.attr.attr,
 	&p2pdma_attr_frees.attr.attr,
 	&p2pdma_attr_failed_allocations.attr.attr,
+	&dev_attr_users.attr,
 	NULL,
 };
 

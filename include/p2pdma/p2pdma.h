@@ -5,8 +5,10 @@
 #ifndef _P2PDMA_P2PDMA_H
 #define _P2PDMA_P2PDMA_H
 
+#include <linux/module.h>
 #include <linux/types.h>
 
+struct module;
 struct page;
 struct pci_dev;
 struct scatterlist;
@@ -62,28 +64,59 @@ int p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 void p2pdma_publish(struct pci_dev *pdev, bool publish);
 
 /**
- * p2pdma_alloc() - allocate peer-to-peer memory from a provider
+ * DOC: Users
+ *
+ * Allocations are accounted to the module that makes them (its
+ * ``THIS_MODULE``, passed by the p2pdma_alloc() family of macros), so that
+ * ``p2pmem/users`` can tell an operator who holds a provider's memory. A
+ * module frees what it allocated: the free is accounted to the caller too.
+ */
+
+/**
+ * __p2pdma_alloc() - allocate peer-to-peer memory from a provider
  * @pdev: the provider
  * @size: bytes, rounded up to whole pages by the pool
+ * @owner: the module the memory is accounted to
  *
  * Each allocation holds a reference that keeps the provider's pages alive
- * until p2pdma_free(). Context: any, does not sleep.
+ * until __p2pdma_free(). Callers use p2pdma_alloc(). Context: any, does not
+ * sleep.
  *
  * Return: the kernel virtual address (an uncached mapping of the BAR), or
  * NULL if @pdev is no provider, is going away, or has not enough free
  * memory (counted as a failed allocation).
  */
-void *p2pdma_alloc(struct pci_dev *pdev, size_t size);
+void *__p2pdma_alloc(struct pci_dev *pdev, size_t size, struct module *owner);
 
 /**
- * p2pdma_free() - free memory from p2pdma_alloc()
+ * p2pdma_alloc() - allocate peer-to-peer memory for the calling module
+ * @pdev: the provider
+ * @size: bytes
+ *
+ * __p2pdma_alloc() accounted to ``THIS_MODULE``.
+ */
+#define p2pdma_alloc(pdev, size) __p2pdma_alloc(pdev, size, THIS_MODULE)
+
+/**
+ * __p2pdma_free() - free memory from __p2pdma_alloc()
+ * @pdev: the provider it came from
+ * @addr: the address __p2pdma_alloc() returned
+ * @size: the size passed to __p2pdma_alloc()
+ * @owner: the module it was accounted to
+ *
+ * Callers use p2pdma_free(). Context: any, does not sleep.
+ */
+void __p2pdma_free(struct pci_dev *pdev, void *addr, size_t size,
+		   struct module *owner);
+
+/**
+ * p2pdma_free() - free memory the calling module allocated
  * @pdev: the provider it came from
  * @addr: the address p2pdma_alloc() returned
  * @size: the size passed to p2pdma_alloc()
- *
- * Context: any, does not sleep.
  */
-void p2pdma_free(struct pci_dev *pdev, void *addr, size_t size);
+#define p2pdma_free(pdev, addr, size) \
+	__p2pdma_free(pdev, addr, size, THIS_MODULE)
 
 /**
  * p2pdma_virt_to_bus() - PCI bus address of peer-to-peer memory
@@ -96,26 +129,46 @@ void p2pdma_free(struct pci_dev *pdev, void *addr, size_t size);
 u64 p2pdma_virt_to_bus(struct pci_dev *pdev, void *addr);
 
 /**
- * p2pdma_alloc_sgl() - allocate peer-to-peer memory as a scatterlist
+ * __p2pdma_alloc_sgl() - allocate peer-to-peer memory as a scatterlist
  * @pdev: the provider
  * @nents: set to the number of entries (1) on success
  * @length: bytes
+ * @owner: the module the memory is accounted to
  *
- * Context: any, does not sleep.
+ * Callers use p2pdma_alloc_sgl(). Context: any, does not sleep.
  *
  * Return: a one-entry scatterlist to free with p2pdma_free_sgl(), or NULL.
  */
-struct scatterlist *p2pdma_alloc_sgl(struct pci_dev *pdev,
-				     unsigned int *nents, u32 length);
+struct scatterlist *__p2pdma_alloc_sgl(struct pci_dev *pdev,
+				       unsigned int *nents, u32 length,
+				       struct module *owner);
 
 /**
- * p2pdma_free_sgl() - free a scatterlist from p2pdma_alloc_sgl()
+ * p2pdma_alloc_sgl() - allocate a scatterlist for the calling module
+ * @pdev: the provider
+ * @nents: set to the number of entries
+ * @length: bytes
+ */
+#define p2pdma_alloc_sgl(pdev, nents, length) \
+	__p2pdma_alloc_sgl(pdev, nents, length, THIS_MODULE)
+
+/**
+ * __p2pdma_free_sgl() - free a scatterlist from __p2pdma_alloc_sgl()
  * @pdev: the provider it came from
  * @sgl: the scatterlist
+ * @owner: the module it was accounted to
  *
- * Context: any, does not sleep.
+ * Callers use p2pdma_free_sgl(). Context: any, does not sleep.
  */
-void p2pdma_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl);
+void __p2pdma_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl,
+		       struct module *owner);
+
+/**
+ * p2pdma_free_sgl() - free a scatterlist the calling module allocated
+ * @pdev: the provider it came from
+ * @sgl: the scatterlist
+ */
+#define p2pdma_free_sgl(pdev, sgl) __p2pdma_free_sgl(pdev, sgl, THIS_MODULE)
 
 /**
  * p2pdma_page_is_ours() - whether a page is peer-to-peer memory of ours

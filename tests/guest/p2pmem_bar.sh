@@ -9,7 +9,7 @@
 # shellcheck source=tests/lib/guest.sh
 . "$(dirname "$0")/../lib/guest.sh"
 
-plan 33
+plan 36
 readonly PAGE=4096 MIB=$((1 << 20))
 bdf=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"
 dev=/sys/bus/pci/devices/$bdf
@@ -55,6 +55,8 @@ many_small() {
 check "100 allocations of 4 KiB are accounted" \
 	bash -c "$(declare -f many_small held); bdf=$bdf PAGE=$PAGE ctl=$ctl many_small"
 check "in_use counts them, available + in_use == size" accounts $((100 * PAGE))
+check "p2pmem/users names the test client with what it holds" \
+	grep -qx "p2pdma_test $((100 * PAGE)) 100" "$dev/p2pmem/users"
 check "mixed sizes (1 B, 5000 B, 1 MiB + 1)" \
 	bash -c "echo 'alloc $bdf 1' >$ctl && echo 'alloc $bdf 5000' >$ctl && echo 'alloc $bdf $((MIB + 1))' >$ctl"
 check "each rounds up to whole pages" accounts $((100 * PAGE + PAGE + 2 * PAGE + MIB + PAGE))
@@ -67,6 +69,15 @@ check "all the rest in one allocation empties the pool" \
 	bash -c "echo 'alloc $bdf $(stat_of available)' >$ctl && [ \$(cat $dev/p2pmem/available) = 0 ]"
 check "freeing everything gives it all back" \
 	bash -c "echo 'free $bdf' >$ctl && [ \$(cat $dev/p2pmem/in_use) = 0 ] && [ \$(cat $dev/p2pmem/available) = $size ]"
+check "p2pmem/users: the test client holds nothing after its frees" \
+	bash -c "grep -q '^p2pdma_test 0 ' $dev/p2pmem/users && [ \$(wc -l <$dev/p2pmem/users) = 1 ]"
+allocs=$(awk '{ print $3 }' "$dev/p2pmem/users")
+run rmmod p2pdma_test
+run insmod "$test_ko"
+held alloc "$bdf" "$PAGE"
+held free "$bdf"
+check "p2pmem/users: the test client loaded again keeps its one line" \
+	bash -c "[ \"\$(cat $dev/p2pmem/users)\" = 'p2pdma_test 0 $((allocs + 1))' ]"
 check "allocations equal frees, and the peak was the whole pool" \
 	bash -c "[ \$(cat $dev/p2pmem/allocations) = \$(cat $dev/p2pmem/frees) ] && [ \$(cat $dev/p2pmem/peak_in_use) = $size ]"
 check "freed 4 KiB buffers wait in the per-CPU caches (p2pmem/cached)" \
