@@ -17,23 +17,33 @@ static int __init p2pdma_init(void)
 {
 	int err;
 
-	err = p2pdma_bar_driver_register();
+	err = p2pdma_topology_start();
 	if (err)
 		return err;
+	err = p2pdma_bar_driver_register();
+	if (err)
+		goto topology;
 	err = p2pdma_cmb_provider_start();
-	if (err) {
-		p2pdma_bar_driver_unregister();
-		return err;
-	}
+	if (err)
+		goto bar_driver;
+	p2pdma_debugfs_start();
 	pr_info("version %s loaded\n", P2PDMA_VERSION);
 	return 0;
+
+bar_driver:
+	p2pdma_bar_driver_unregister();
+topology:
+	p2pdma_topology_stop();
+	return err;
 }
 module_init(p2pdma_init);
 
 static void __exit p2pdma_exit(void)
 {
+	p2pdma_debugfs_stop();
 	p2pdma_cmb_provider_stop();
 	p2pdma_bar_driver_unregister();
+	p2pdma_topology_stop();
 	pr_info("unloaded\n");
 }
 module_exit(p2pdma_exit);

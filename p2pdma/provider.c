@@ -37,6 +37,36 @@ struct p2pdma_provider *p2pdma_provider_find_rcu(struct pci_dev *pdev)
 	return xa_load(&p2pdma_providers, p2pdma_key(pdev));
 }
 
+bool p2pdma_is_provider(struct pci_dev *pdev)
+{
+	bool found;
+
+	rcu_read_lock();
+	found = p2pdma_provider_find_rcu(pdev);
+	rcu_read_unlock();
+	return found;
+}
+
+/* The next published provider with free memory from *@index on, held. */
+struct pci_dev *p2pdma_next_candidate(unsigned long *index)
+{
+	struct p2pdma_provider *p;
+	struct pci_dev *pdev = NULL;
+
+	rcu_read_lock();
+	while (!pdev) {
+		p = xa_find(&p2pdma_providers, index, ULONG_MAX, XA_PRESENT);
+		if (!p)
+			break;
+		(*index)++;
+		if (READ_ONCE(p->published) && !READ_ONCE(p->dying) &&
+		    gen_pool_avail(p->pool) + p2pdma_cached_bytes(p) >= PAGE_SIZE)
+			pdev = pci_dev_get(p->pdev);
+	}
+	rcu_read_unlock();
+	return pdev;
+}
+
 /*
  * Pages reach a refcount of zero only when a user mapping that took them
  * goes away; kernel users keep the initial reference. Nothing to return.
@@ -59,6 +89,7 @@ static void p2pdma_provider_release(void *data)
 	synchronize_rcu();
 	trace_p2pdma_remove(p->pdev, p->size);
 	gen_pool_destroy(p->pool);
+	xa_destroy(&p->verdicts);
 	free_percpu(p->cpu);
 	pci_info(p->pdev, "p2pdma: provider removed\n");
 	kfree(p);
@@ -83,6 +114,7 @@ static struct p2pdma_provider *p2pdma_provider_create(struct pci_dev *pdev)
 	INIT_LIST_HEAD(&p->ranges);
 	mutex_init(&p->lock);
 	spin_lock_init(&p->users_lock);
+	xa_init(&p->verdicts);
 	p->pool = gen_pool_create(PAGE_SHIFT, dev_to_node(&pdev->dev));
 	p->cpu = alloc_percpu(struct p2pdma_cpu);
 	err = p->pool && p->cpu ? 0 : -ENOMEM;

@@ -14,6 +14,7 @@
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/xarray.h>
 
 struct gen_pool;
 
@@ -84,6 +85,7 @@ struct p2pdma_cpu {
  * @users: modules that allocated, the first @nr_users valid
  * @nr_users: entries of @users in use; only grows
  * @users_lock: serialises additions to @users
+ * @verdicts: cached topology verdicts, keyed by client (topology.c)
  * @rcu: frees the provider after lockless readers are done
  */
 struct p2pdma_provider {
@@ -101,6 +103,7 @@ struct p2pdma_provider {
 	struct p2pdma_user users[P2PDMA_USERS];
 	unsigned int nr_users;
 	spinlock_t users_lock; /* additions to users[] */
+	struct xarray verdicts;
 	struct rcu_head rcu;
 };
 
@@ -116,7 +119,11 @@ struct p2pdma_range {
 	struct list_head node;
 };
 
+struct seq_file;
+
 struct p2pdma_provider *p2pdma_provider_find_rcu(struct pci_dev *pdev);
+bool p2pdma_is_provider(struct pci_dev *pdev);
+struct pci_dev *p2pdma_next_candidate(unsigned long *index);
 void p2pdma_counters_sum(struct p2pdma_provider *p, struct p2pdma_counters *sum);
 void p2pdma_user_sum(struct p2pdma_provider *p, int user,
 		     struct p2pdma_user_counters *sum);
@@ -131,5 +138,14 @@ void p2pdma_bar_driver_unregister(void);
 void p2pdma_remove_resources(struct pci_dev *pdev);
 int p2pdma_cmb_provider_start(void);
 void p2pdma_cmb_provider_stop(void);
+
+void p2pdma_topology_changed(void);
+int p2pdma_topology_start(void);
+void p2pdma_topology_stop(void);
+bool p2pdma_host_bridge_allowed(struct pci_dev *root);
+int p2pdma_host_bridge_list(struct seq_file *m, void *unused);
+int p2pdma_host_bridge_add(const char *cmd);
+void p2pdma_debugfs_start(void);
+void p2pdma_debugfs_stop(void);
 
 #endif /* _P2PDMA_PROVIDER_H */

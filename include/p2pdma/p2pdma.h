@@ -8,6 +8,7 @@
 #include <linux/module.h>
 #include <linux/types.h>
 
+struct device;
 struct module;
 struct page;
 struct pci_dev;
@@ -179,5 +180,169 @@ void __p2pdma_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl,
  * CONFIG_PCI_P2PDMA cannot tell; this can.
  */
 bool p2pdma_page_is_ours(struct page *page);
+
+/**
+ * DOC: Topology verdicts
+ *
+ * Debian's DMA layer treats our pages as RAM: it hands a device the address
+ * it would use for RAM at that spot. That is right only on some paths, so
+ * the core judges every provider/client pair and hands memory only to safe
+ * ones. A client is a &struct device judged as the PCI device it is or
+ * sits under; a software RDMA device, whose "DMA" is the CPU's, is refused
+ * unless the test-rig option ``soft_rdma`` is set, in which case it is
+ * judged as the PCI device under its netdev (&p2pdma_client.virt_dma).
+ * Verdicts are cached per provider and client and dropped whenever a PCI
+ * device is added, removed, bound or unbound, or a policy parameter
+ * changes.
+ */
+
+/**
+ * enum p2pdma_path - how a client's traffic reaches a provider
+ * @P2PDMA_PATH_SAME_DEVICE: the provider is the client itself
+ * @P2PDMA_PATH_SWITCH: both sit below one PCI bridge (a switch), which
+ *	routes the traffic
+ * @P2PDMA_PATH_HOST_BRIDGE: through an allowlisted host bridge, with the
+ *	operator's opt-in (``allow_host_bridge``)
+ * @P2PDMA_PATH_NOT_SUPPORTED: no safe path; the reason says why
+ */
+enum p2pdma_path {
+	P2PDMA_PATH_SAME_DEVICE,
+	P2PDMA_PATH_SWITCH,
+	P2PDMA_PATH_HOST_BRIDGE,
+	P2PDMA_PATH_NOT_SUPPORTED,
+};
+
+/**
+ * enum p2pdma_reason - why a pairing is not supported
+ * @P2PDMA_OK: it is
+ * @P2PDMA_NOT_PCI: the client is not a PCI device and sits under none
+ * @P2PDMA_VIRT_DMA: the client does its DMA with the CPU (software RDMA)
+ * @P2PDMA_OTHER_HOST_BRIDGE: client and provider are under different host
+ *	bridges
+ * @P2PDMA_HOST_BRIDGE_OFF: the path crosses the host bridge and
+ *	``allow_host_bridge`` is off
+ * @P2PDMA_HOST_BRIDGE_UNLISTED: the path crosses a host bridge that is not
+ *	on the allowlist
+ * @P2PDMA_ACS_REDIRECT: a bridge on the path has ACS P2P Request or
+ *	Completion Redirect or Egress Control enabled
+ * @P2PDMA_IOMMU: the client's DMA is translated by an IOMMU on a path that
+ *	never reaches it
+ * @P2PDMA_BUS_OFFSET: the host bridge maps the provider's BAR at a bus
+ *	address other than its CPU address
+ * @P2PDMA_DMA_MASK: the client's DMA mask does not reach the provider's bus
+ *	addresses
+ * @P2PDMA_SWIOTLB: swiotlb bounces all of the client's DMA
+ * @P2PDMA_MEM_ENCRYPT: memory encryption makes DMA go through bounce buffers
+ * @P2PDMA_REASONS: the number of reasons
+ */
+enum p2pdma_reason {
+	P2PDMA_OK,
+	P2PDMA_NOT_PCI,
+	P2PDMA_VIRT_DMA,
+	P2PDMA_OTHER_HOST_BRIDGE,
+	P2PDMA_HOST_BRIDGE_OFF,
+	P2PDMA_HOST_BRIDGE_UNLISTED,
+	P2PDMA_ACS_REDIRECT,
+	P2PDMA_IOMMU,
+	P2PDMA_BUS_OFFSET,
+	P2PDMA_DMA_MASK,
+	P2PDMA_SWIOTLB,
+	P2PDMA_MEM_ENCRYPT,
+	P2PDMA_REASONS,
+};
+
+/**
+ * struct p2pdma_client - a device that is to use peer-to-peer memory
+ * @dev: the device that does the DMA, or for @virt_dma the device its
+ *	traffic leaves through (the PCI device under an rxe netdev)
+ * @virt_dma: the client moves data with the CPU (ib_uses_virt_dma())
+ */
+struct p2pdma_client {
+	struct device *dev;
+	bool virt_dma;
+};
+
+/**
+ * struct p2pdma_verdict - a provider/client pairing, judged
+ * @path: how the traffic flows, or %P2PDMA_PATH_NOT_SUPPORTED
+ * @reason: %P2PDMA_OK, or the first reason found against the pairing
+ * @distance: PCI hops between the two (0 for the same device), the host
+ *	bridge counting as one; meaningful unless not supported
+ */
+struct p2pdma_verdict {
+	enum p2pdma_path path;
+	enum p2pdma_reason reason;
+	int distance;
+};
+
+/**
+ * p2pdma_judge() - judge one provider/client pairing
+ * @provider: a PCI device (need not be a provider yet)
+ * @client: the client
+ * @verdict: filled in
+ *
+ * Uses the cached verdict when there is one. Context: process (walking
+ * the topology reads config space and may sleep).
+ *
+ * Return: @verdict->distance when supported, else -1.
+ */
+int p2pdma_judge(struct pci_dev *provider, const struct p2pdma_client *client,
+		 struct p2pdma_verdict *verdict);
+
+/**
+ * p2pdma_explain() - judge a pairing afresh and say why, in plain words
+ * @provider: a PCI device
+ * @client: the client
+ * @buf: receives one line without a newline, for example "refused: ACS
+ *	redirect is enabled on the path: boot with
+ *	pci=disable_acs_redir=0000:00:10.0"
+ * @size: size of @buf
+ *
+ * Walks the topology even when a verdict is cached, and caches the new
+ * one, so an explanation is never stale. Context: process.
+ *
+ * Return: the distance when supported, else -1.
+ */
+int p2pdma_explain(struct pci_dev *provider,
+		   const struct p2pdma_client *client, char *buf, size_t size);
+
+/**
+ * p2pdma_distance() - how far a provider is from a set of clients
+ * @provider: a PCI device
+ * @clients: the clients
+ * @num_clients: how many
+ *
+ * Context: process.
+ *
+ * Return: the sum of the distances from @provider to each client (a
+ * provider that is one of the clients is closer than one beside them), or
+ * -1 if any client may not use @provider's memory or there is none.
+ */
+int p2pdma_distance(struct pci_dev *provider,
+		    const struct p2pdma_client *clients, int num_clients);
+
+/**
+ * p2pdma_find() - the closest published provider that every client can use
+ * @clients: the clients
+ * @num_clients: how many (at least one)
+ *
+ * Considers published providers with free memory. Among the closest,
+ * successive calls take turns, so that several queues spread over
+ * equally good providers. Context: process.
+ *
+ * Return: the provider with a reference the caller drops with
+ * pci_dev_put(), or NULL if no provider qualifies.
+ */
+struct pci_dev *p2pdma_find(const struct p2pdma_client *clients,
+			    int num_clients);
+
+/**
+ * p2pdma_path_name() - a path type in words
+ * @path: the path
+ *
+ * Return: "same device", "same switch", "through host bridge" or
+ * "not supported".
+ */
+const char *p2pdma_path_name(enum p2pdma_path path);
 
 #endif /* _P2PDMA_P2PDMA_H */

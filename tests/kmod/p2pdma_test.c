@@ -5,7 +5,8 @@
  * memory from the host side, and remove a provider while memory is out. It
  * is also a PCI driver with no ID table ("p2pdma_test", bound through
  * driver_override) that registers BAR ranges on command, so tests can call
- * the provider API with arguments of their choosing.
+ * the provider API with arguments of their choosing, and that gives the
+ * devices it binds the DMA mask of its dma_bits parameter.
  *
  * /sys/kernel/debug/p2pdma_test/control takes one command per write:
  *   alloc <bdf> <bytes>   allocate and hold
@@ -13,6 +14,9 @@
  *   free <bdf>            free every buffer held from <bdf>
  *   register <bdf> <bar> <bytes> <offset>
  *                         p2pdma_add_resource() on a device bound to us
+ *   find <bdf> [<bdf>...] p2pdma_find() for these clients ("virt:<bdf>" for
+ *                         a software RDMA one); logs "find <clients>:
+ *                         <provider or none>"
  *   bench <bdf> <bytes> <cpus> <ms>
  *                         allocate and free <bytes> from <bdf> in a loop on
  *                         CPUs 0..<cpus>-1 for <ms> ms, then the same with a
@@ -27,6 +31,7 @@
 #include <linux/completion.h>
 #include <linux/ctype.h>
 #include <linux/debugfs.h>
+#include <linux/dma-mapping.h>
 #include <linux/genalloc.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
@@ -181,10 +186,24 @@ static int p2pdma_test_bench(struct pci_dev *pdev, char *args)
 	return 0;
 }
 
+static unsigned int p2pdma_test_dma_bits = 64;
+module_param_named(dma_bits, p2pdma_test_dma_bits, uint, 0644);
+MODULE_PARM_DESC(dma_bits, "DMA mask (in bits, 24-64) of devices bound to p2pdma_test");
+
 static int p2pdma_test_probe(struct pci_dev *pdev,
 			     const struct pci_device_id *id)
 {
-	return pcim_enable_device(pdev);
+	unsigned int bits = p2pdma_test_dma_bits;
+	int err;
+
+	if (bits < 24 || bits > 64) {
+		pci_err(pdev, "dma_bits=%u: give 24 to 64\n", bits);
+		return -EINVAL;
+	}
+	err = pcim_enable_device(pdev);
+	if (!err)
+		err = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(bits));
+	return err;
 }
 
 static struct pci_driver p2pdma_test_driver = {
@@ -215,6 +234,49 @@ static int p2pdma_test_register(struct pci_dev *pdev, char *args)
 	return err;
 }
 
+#define P2PDMA_TEST_CLIENTS 8
+
+/* find: @first and the clients in @rest, as p2pdma_find() sees them. */
+static int p2pdma_test_find(char *first, char *rest)
+{
+	struct pci_dev *pdevs[P2PDMA_TEST_CLIENTS] = {};
+	struct p2pdma_client clients[P2PDMA_TEST_CLIENTS];
+	char *word = first, names[P2PDMA_TEST_CLIENTS * 20] = "";
+	struct pci_dev *found;
+	int i, nr = 0, err = 0;
+
+	while (word) {
+		bool virt = strstarts(word, "virt:");
+
+		if (*word && nr == P2PDMA_TEST_CLIENTS) {
+			err = -E2BIG;
+			break;
+		}
+		if (*word) {
+			pdevs[nr] = p2pdma_test_pdev(virt ? word + 5 : word);
+			if (!pdevs[nr]) {
+				pr_err("find: no PCI device %s\n", word);
+				err = -ENODEV;
+				break;
+			}
+			clients[nr].dev = &pdevs[nr]->dev;
+			clients[nr].virt_dma = virt;
+			strlcat(names, " ", sizeof(names));
+			strlcat(names, word, sizeof(names));
+			nr++;
+		}
+		word = strsep(&rest, " ");
+	}
+	if (!err) {
+		found = p2pdma_find(clients, nr);
+		pr_info("find%s: %s\n", names, found ? pci_name(found) : "none");
+		pci_dev_put(found);
+	}
+	for (i = 0; i < nr; i++)
+		pci_dev_put(pdevs[i]);
+	return err;
+}
+
 static int p2pdma_test_command(char *cmd)
 {
 	struct p2pdma_test_buf *buf, *tmp;
@@ -228,6 +290,8 @@ static int p2pdma_test_command(char *cmd)
 	arg = cmd;
 	if (!verb || !bdf)
 		return -EINVAL;
+	if (!strcmp(verb, "find"))
+		return p2pdma_test_find(bdf, arg);
 	pdev = p2pdma_test_pdev(bdf);
 	if (!pdev) {
 		pr_err("no PCI device %s: give domain:bus:device.function\n", bdf);
@@ -268,7 +332,7 @@ static int p2pdma_test_command(char *cmd)
 			if (buf->pdev == pdev)
 				p2pdma_test_free(buf);
 	} else {
-		pr_err("unknown command: give alloc <bdf> <bytes>, write <bdf> <text>, free <bdf>, bench <bdf> <bytes> <cpus> <ms> or register <bdf> <bar> <bytes> <offset>\n");
+		pr_err("unknown command: give alloc <bdf> <bytes>, write <bdf> <text>, free <bdf>, bench <bdf> <bytes> <cpus> <ms>, register <bdf> <bar> <bytes> <offset> or find <bdf>...\n");
 		err = -EINVAL;
 	}
 out:
