@@ -14,11 +14,13 @@ configfs_mount() {
 		mount -t configfs configfs /sys/kernel/config
 }
 
-# nvmet_export TRTYPE TRADDR TRSVCID DEVICE: export DEVICE as namespace 1
-# of $TEST_NQN on port 1.
+# nvmet_export TRTYPE TRADDR TRSVCID DEVICE [ATTR=VALUE...]: export DEVICE
+# as namespace 1 of $TEST_NQN on port 1, with the port attributes given
+# (allow_p2pmem=1) written before the port is enabled.
 nvmet_export() {
-	local trtype=$1 traddr=$2 trsvcid=$3 device=$4
+	local trtype=$1 traddr=$2 trsvcid=$3 device=$4 attr
 	local subsys=$NVMET/subsystems/$TEST_NQN port=$NVMET/ports/1
+	shift 4
 	mkdir "$subsys" &&
 		echo 1 >"$subsys/attr_allow_any_host" &&
 		mkdir "$subsys/namespaces/1" &&
@@ -28,8 +30,11 @@ nvmet_export() {
 		echo "$trtype" >"$port/addr_trtype" &&
 		echo ipv4 >"$port/addr_adrfam" &&
 		echo "$traddr" >"$port/addr_traddr" &&
-		echo "$trsvcid" >"$port/addr_trsvcid" &&
-		ln -s "$subsys" "$port/subsystems/$TEST_NQN"
+		echo "$trsvcid" >"$port/addr_trsvcid" || return 1
+	for attr in "$@"; do
+		echo "${attr#*=}" >"$port/${attr%%=*}" || return 1
+	done
+	ln -s "$subsys" "$port/subsystems/$TEST_NQN"
 }
 
 # nvmet_clear: remove every port, subsystem and namespace, as
@@ -115,4 +120,53 @@ fabric_io_checks() {
 		same_data /tmp/pattern "$drive" "$size"
 	check "nvme disconnect" run nvme disconnect -n "$TEST_NQN"
 	nvmet_clear
+}
+
+# marked_pattern RUN BYTES: BYTES of random data on stdout whose 4 KiB
+# blocks each start with "p2pdma-RUN-<index>-", so that blocks can be
+# recognised wherever they land.
+marked_pattern() {
+	python3 - "$1" "$2" <<'EOF'
+import os, sys
+run, size = sys.argv[1], int(sys.argv[2])
+for i in range(size // 4096):
+    head = ('p2pdma-%s-%08d-' % (run, i)).encode()
+    sys.stdout.buffer.write(head + os.urandom(4096 - len(head)))
+EOF
+}
+
+# pattern_blocks_in FILE RUN PATTERN: how many 4 KiB blocks of FILE (a
+# backing file, or a BAR's sysfs resource file, which is mapped) carry
+# RUN's marker: "<equal to PATTERN's block> <different>".
+pattern_blocks_in() {
+	python3 - "$1" "$2" "$3" <<'EOF'
+import mmap, re, sys
+path, run, pattern = sys.argv[1], sys.argv[2], sys.argv[3]
+pat = open(pattern, 'rb').read()
+with open(path, 'rb') as f:
+    if '/resource' in path:
+        data = bytes(mmap.mmap(f.fileno(), 0, mmap.MAP_SHARED, mmap.PROT_READ))
+    else:
+        data = f.read()
+marker = re.compile(rb'p2pdma-' + run.encode() + rb'-(\d{8})-')
+same = other = 0
+for off in range(0, len(data), 4096):
+    m = marker.match(data, off)
+    if m:
+        i = int(m.group(1))
+        if data[off:off + 4096] == pat[i * 4096:(i + 1) * 4096]:
+            same += 1
+        else:
+            other += 1
+print(same, other)
+EOF
+}
+
+# pattern_passed_through FILE RUN PATTERN: FILE holds blocks of PATTERN,
+# and no block with RUN's marker that differs from it.
+pattern_passed_through() {
+	local same other
+	read -r same other < <(pattern_blocks_in "$@")
+	echo "blocks of the pattern in $1: $same equal, $other different"
+	[ "${same:-0}" -ge 1 ] && [ "${other:-1}" = 0 ]
 }
