@@ -34,7 +34,10 @@ static unsigned long p2pdma_key(struct pci_dev *pdev)
 
 struct p2pdma_provider *p2pdma_provider_find_rcu(struct pci_dev *pdev)
 {
-	return xa_load(&p2pdma_providers, p2pdma_key(pdev));
+	struct p2pdma_provider *p = xa_load(&p2pdma_providers, p2pdma_key(pdev));
+
+	/* A removed device's address may belong to a new device by now. */
+	return p && p->pdev == pdev ? p : NULL;
 }
 
 bool p2pdma_is_provider(struct pci_dev *pdev)
