@@ -15,29 +15,12 @@
 . "$(dirname "$0")/../lib/nvmet.sh"
 
 plan 26
-readonly ADDR=192.0.2.1 SIZE=$((16 << 20))
+readonly SIZE=$((16 << 20))
 backing=/run/out/ivshmem.bin
-port=$NVMET/ports/1
+port=$P2P_PORT
 
-# cmb=0: the ivshmem BAR is the only provider (a drive's own CMB would be
-# closer; tests/guest/nvmet_rdma_p2p_cmb.sh covers that).
-run modprobe p2pdma cmb=0 || bail "cannot load p2pdma"
-run modprobe -a nvme e1000e crc32_generic rdma_rxe nvme-rdma || bail "cannot load drivers"
-configfs_mount || bail "cannot mount configfs"
-drive=$(wait_namespace serial p2p-cmb) || bail "no rig drive p2p-cmb"
-shm=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"
-mem=/sys/bus/pci/devices/$shm/p2pmem
-echo p2pdma_bar >"/sys/bus/pci/devices/$shm/driver_override"
-echo "$shm" >/sys/bus/pci/drivers_probe
-[ -d "$mem" ] || bail "the ivshmem BAR did not register"
-nic=$(rig_nic) || bail "no e1000e netdev"
-run ip link set "$nic" up
-run ip addr add "$ADDR/24" dev "$nic"
-run rdma link add rxe0 type rxe netdev "$nic" || bail "cannot add rxe0 on $nic"
-echo 1 >/sys/module/p2pdma/parameters/soft_rdma
-run modprobe nvmet-rdma || bail "cannot load nvmet-rdma"
+p2p_rig ivshmem
 
-port_stat() { sed -n "s/^$1 //p" "$port/p2pmem_stats"; }
 run_id=$RANDOM$RANDOM
 marked_pattern "$run_id" "$SIZE" >/tmp/pattern
 
@@ -47,11 +30,11 @@ check "allow_p2pmem=maybe is refused with EINVAL and changes nothing" \
 	bash -c "! echo maybe >$port/allow_p2pmem 2>/tmp/err && grep -q 'Invalid argument' /tmp/err && [ \$(cat $port/allow_p2pmem) = 0 ]"
 rmdir "$port"
 check "export the drive on an RDMA port with allow_p2pmem=1" \
-	nvmet_export rdma "$ADDR" 4420 "$drive" allow_p2pmem=1
+	nvmet_export rdma "$P2P_ADDR" 4420 "$drive" allow_p2pmem=1
 check "allow_p2pmem cannot change while the port is enabled (EACCES)" \
 	bash -c "! echo 0 >$port/allow_p2pmem 2>/tmp/err && grep -q 'Permission denied' /tmp/err && [ \$(cat $port/allow_p2pmem) = 1 ]"
 allocs_before=$(cat "$mem/allocations")
-check "nvme connect over rdma" run nvme connect -t rdma -a "$ADDR" -s 4420 -n "$TEST_NQN"
+check "nvme connect over rdma" run nvme connect -t rdma -a "$P2P_ADDR" -s 4420 -n "$TEST_NQN"
 remote=$(wait_namespace subsysnqn "$TEST_NQN")
 check "the remote namespace appears (${remote:-none})" [ -b "$remote" ]
 on_provider() { [ "$(port_stat queues_p2p)" -ge 1 ] && [ "$(port_stat provider)" = "$shm" ]; }
@@ -73,17 +56,16 @@ check "the provider counted at least as many allocations as p2p I/Os" \
 check "p2pmem/users names nvmet" grep -q '^nvmet ' "$mem/users"
 check "nvme disconnect" run nvme disconnect -n "$TEST_NQN"
 nvmet_clear
-all_back() { [ "$(cat "$mem/in_use")" = 0 ] && [ "$(cat "$mem/available")" = "$(cat "$mem/size")" ]; }
-check "the provider has all its memory back" all_back
+check "the provider has all its memory back" provider_all_back
 
 # allow_p2pmem=0: the stock path, the provider untouched.
 allocs_before=$(cat "$mem/allocations")
-check "export on a port with allow_p2pmem=0" nvmet_export rdma "$ADDR" 4420 "$drive"
+check "export on a port with allow_p2pmem=0" nvmet_export rdma "$P2P_ADDR" 4420 "$drive"
 # round_trip: connect, write the pattern, read it back through the
 # connection.
 round_trip() {
 	local r
-	nvme connect -t rdma -a "$ADDR" -s 4420 -n "$TEST_NQN" >/dev/null &&
+	nvme connect -t rdma -a "$P2P_ADDR" -s 4420 -n "$TEST_NQN" >/dev/null &&
 		r=$(wait_namespace subsysnqn "$TEST_NQN") &&
 		write_direct /tmp/pattern "$r" "$SIZE" &&
 		same_data /tmp/pattern "$r" "$SIZE"
@@ -97,7 +79,7 @@ nvmet_clear
 # rxe without soft_rdma: refused as a CPU-driven client, system memory.
 echo 0 >/sys/module/p2pdma/parameters/soft_rdma
 nic_pci=$(basename "$(readlink -f "/sys/class/net/$nic/device")")
-check "export on a p2p port again" nvmet_export rdma "$ADDR" 4420 "$drive" allow_p2pmem=1
+check "export on a p2p port again" nvmet_export rdma "$P2P_ADDR" 4420 "$drive" allow_p2pmem=1
 check "without soft_rdma: connect, write and read back 16 MiB" round_trip
 on_system_memory() {
 	[ "$(port_stat queues_system_memory)" -ge 1 ] && [ "$(port_stat queues_p2p)" = 0 ] &&

@@ -13,28 +13,17 @@
 . "$(dirname "$0")/../lib/nvmet.sh"
 
 plan 11
-readonly ADDR=192.0.2.1 SIZE=$((16 << 20))
-port=$NVMET/ports/1
+readonly SIZE=$((16 << 20))
+port=$P2P_PORT
 
-run modprobe -a p2pdma nvme e1000e crc32_generic rdma_rxe nvme-rdma || bail "cannot load drivers"
-configfs_mount || bail "cannot mount configfs"
-drive=$(wait_namespace serial p2p-cmb) || bail "no rig drive p2p-cmb"
-cmb=$(pci_by_serial p2p-cmb) || bail "no p2p-cmb controller"
-mem=/sys/bus/pci/devices/$cmb/p2pmem
-wait_for "$mem" || bail "the CMB of $cmb did not register"
-nic=$(rig_nic) || bail "no e1000e netdev"
-run ip link set "$nic" up
-run ip addr add "$ADDR/24" dev "$nic"
-run rdma link add rxe0 type rxe netdev "$nic" || bail "cannot add rxe0 on $nic"
-echo 1 >/sys/module/p2pdma/parameters/soft_rdma
-run modprobe nvmet-rdma || bail "cannot load nvmet-rdma"
-port_stat() { sed -n "s/^$1 //p" "$port/p2pmem_stats"; }
+p2p_rig cmb
+cmb=$(pci_by_serial p2p-cmb)
 run_id=$RANDOM$RANDOM
 marked_pattern "$run_id" "$SIZE" >/tmp/pattern
 
 check "export the drive on an RDMA port with allow_p2pmem=1" \
-	nvmet_export rdma "$ADDR" 4420 "$drive" allow_p2pmem=1
-check "nvme connect over rdma" run nvme connect -t rdma -a "$ADDR" -s 4420 -n "$TEST_NQN"
+	nvmet_export rdma "$P2P_ADDR" 4420 "$drive" allow_p2pmem=1
+check "nvme connect over rdma" run nvme connect -t rdma -a "$P2P_ADDR" -s 4420 -n "$TEST_NQN"
 remote=$(wait_namespace subsysnqn "$TEST_NQN")
 check "the remote namespace appears (${remote:-none})" [ -b "$remote" ]
 on_cmb() { [ "$(port_stat queues_p2p)" -ge 1 ] && [ "$(port_stat provider)" = "$cmb" ]; }
@@ -52,6 +41,5 @@ check "p2pmem_stats counts at least the bytes written and read, no fallback" \
 	bash -c "[ $(port_stat bytes) -ge $((2 * SIZE)) ] && [ $(port_stat fallback_exhausted) = 0 ]"
 check "nvme disconnect" run nvme disconnect -n "$TEST_NQN"
 nvmet_clear
-all_back() { [ "$(cat "$mem/in_use")" = 0 ] && [ "$(cat "$mem/available")" = "$(cat "$mem/size")" ]; }
-check "the CMB has all its memory back" all_back
+check "the CMB has all its memory back" provider_all_back
 run rdma link delete rxe0

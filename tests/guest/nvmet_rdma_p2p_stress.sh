@@ -13,32 +13,17 @@
 . "$(dirname "$0")/../lib/nvmet.sh"
 
 plan 11
-readonly ADDR=192.0.2.1 KIB=1024
-port=$NVMET/ports/1
+readonly KIB=1024
+port=$P2P_PORT
 ctl=/sys/kernel/debug/p2pdma_test/control
 test_ko=/run/repo/build/$(uname -r)/tests/kmod/p2pdma_test.ko
 
-run modprobe p2pdma cmb=0 || bail "cannot load p2pdma"
-run modprobe -a nvme e1000e crc32_generic rdma_rxe nvme-rdma || bail "cannot load drivers"
-configfs_mount || bail "cannot mount configfs"
-drive=$(wait_namespace serial p2p-cmb) || bail "no rig drive p2p-cmb"
-shm=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"
-mem=/sys/bus/pci/devices/$shm/p2pmem
-echo p2pdma_bar >"/sys/bus/pci/devices/$shm/driver_override"
-echo "$shm" >/sys/bus/pci/drivers_probe
-[ -d "$mem" ] || bail "the ivshmem BAR did not register"
-nic=$(rig_nic) || bail "no e1000e netdev"
-run ip link set "$nic" up
-run ip addr add "$ADDR/24" dev "$nic"
-run rdma link add rxe0 type rxe netdev "$nic" || bail "cannot add rxe0 on $nic"
-echo 1 >/sys/module/p2pdma/parameters/soft_rdma
-run modprobe nvmet-rdma || bail "cannot load nvmet-rdma"
+p2p_rig ivshmem
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 run insmod "$test_ko" || bail "cannot load the test client"
-port_stat() { sed -n "s/^$1 //p" "$port/p2pmem_stats"; }
 
-nvmet_export rdma "$ADDR" 4420 "$drive" allow_p2pmem=1 || bail "cannot export"
-run nvme connect -t rdma -a "$ADDR" -s 4420 -n "$TEST_NQN" || bail "cannot connect"
+nvmet_export rdma "$P2P_ADDR" 4420 "$drive" allow_p2pmem=1 || bail "cannot export"
+run nvme connect -t rdma -a "$P2P_ADDR" -s 4420 -n "$TEST_NQN" || bail "cannot connect"
 remote=$(wait_namespace subsysnqn "$TEST_NQN") || bail "no remote namespace"
 # fio_verify SIZE LOOPS: 128 KiB random writes, 16 in flight, each pass
 # read back and verified.
@@ -61,8 +46,7 @@ check "some I/Os still ran on p2p memory" [ "$(port_stat ios)" -gt 0 ]
 check "the rest fell back to system memory and were counted" \
 	[ "$(port_stat fallback_exhausted)" -gt 0 ]
 run echo "free $shm" >"$ctl"
-check "all of the provider is free again" \
-	bash -c "[ \$(cat $mem/in_use) = 0 ] && [ \$(cat $mem/available) = \$(cat $mem/size) ]"
+check "all of the provider is free again" provider_all_back
 
 # The provider's device goes away in the middle of a run.
 fio_verify 16M 6 >/tmp/fio.log 2>&1 &

@@ -170,3 +170,49 @@ pattern_passed_through() {
 	echo "blocks of the pattern in $1: $same equal, $other different"
 	[ "${same:-0}" -ge 1 ] && [ "${other:-1}" = 0 ]
 }
+
+readonly P2P_ADDR=192.0.2.1
+P2P_PORT=$NVMET/ports/1
+
+# p2p_rig ivshmem|cmb: the rig ready for nvmet-rdma on p2p memory over
+# rxe: p2pdma with that provider (cmb: the CMBs, p2p-cmb's the one used;
+# ivshmem: the ivshmem BAR alone, bound to p2pdma_bar, cmb=0), nvme, rxe0
+# on the e1000e at $P2P_ADDR, soft_rdma=1 (the test-rig option), configfs
+# and nvmet-rdma. Sets drive (the p2p-cmb namespace), nic (the netdev),
+# shm, and mem (the provider's p2pmem/ directory). Bails out on failure.
+p2p_rig() {
+	if [ "$1" = cmb ]; then
+		run modprobe p2pdma || bail "cannot load p2pdma"
+	else
+		run modprobe p2pdma cmb=0 || bail "cannot load p2pdma"
+	fi
+	run modprobe -a nvme e1000e crc32_generic rdma_rxe nvme-rdma || bail "cannot load drivers"
+	configfs_mount || bail "cannot mount configfs"
+	drive=$(wait_namespace serial p2p-cmb) || bail "no rig drive p2p-cmb"
+	shm=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"
+	if [ "$1" = cmb ]; then
+		mem=/sys/bus/pci/devices/$(pci_by_serial p2p-cmb)/p2pmem
+		wait_for "$mem" || bail "the CMB of p2p-cmb did not register"
+	else
+		mem=/sys/bus/pci/devices/$shm/p2pmem
+		echo p2pdma_bar >"/sys/bus/pci/devices/$shm/driver_override"
+		echo "$shm" >/sys/bus/pci/drivers_probe
+		[ -d "$mem" ] || bail "the ivshmem BAR did not register"
+	fi
+	nic=$(rig_nic) || bail "no e1000e netdev"
+	run ip link set "$nic" up
+	run ip addr add "$P2P_ADDR/24" dev "$nic"
+	run rdma link add rxe0 type rxe netdev "$nic" || bail "cannot add rxe0 on $nic"
+	echo 1 >/sys/module/p2pdma/parameters/soft_rdma
+	run modprobe nvmet-rdma || bail "cannot load nvmet-rdma"
+}
+
+# port_stat NAME: the value of NAME in port 1's p2pmem_stats.
+port_stat() {
+	sed -n "s/^$1 //p" "$P2P_PORT/p2pmem_stats"
+}
+
+# provider_all_back: the provider of p2p_rig has all its memory free.
+provider_all_back() {
+	[ "$(cat "$mem/in_use")" = 0 ] && [ "$(cat "$mem/available")" = "$(cat "$mem/size")" ]
+}

@@ -14,29 +14,30 @@ sysfs_path() {
 	readlink -f "/sys/bus/pci/devices/$1" | tr / '\n' | grep -v '^$'
 }
 
+# shared_depth A B: how many leading sysfs path components PCI devices A
+# and B share; sets path_a and path_b (the components).
+shared_depth() {
+	local i=0
+	mapfile -t path_a < <(sysfs_path "$1")
+	mapfile -t path_b < <(sysfs_path "$2")
+	while [ $i -lt ${#path_a[@]} ] && [ $i -lt ${#path_b[@]} ] &&
+		[ "${path_a[i]}" = "${path_b[i]}" ]; do
+		i=$((i + 1))
+	done
+	depth=$i
+}
+
 # pci_hops A B: links between PCI devices A and B: up to the closest
 # bridge above both, or up to the host bridge (pciDDDD:BB) and down.
 pci_hops() {
-	local -a a b
-	local i=0
-	mapfile -t a < <(sysfs_path "$1")
-	mapfile -t b < <(sysfs_path "$2")
-	while [ $i -lt ${#a[@]} ] && [ $i -lt ${#b[@]} ] && [ "${a[i]}" = "${b[i]}" ]; do
-		i=$((i + 1))
-	done
-	echo $((${#a[@]} - i + ${#b[@]} - i))
+	shared_depth "$1" "$2"
+	echo $((${#path_a[@]} - depth + ${#path_b[@]} - depth))
 }
 
 # common_bridge A B: the closest device above both in sysfs.
 common_bridge() {
-	local -a a b
-	local i=0
-	mapfile -t a < <(sysfs_path "$1")
-	mapfile -t b < <(sysfs_path "$2")
-	while [ $i -lt ${#a[@]} ] && [ $i -lt ${#b[@]} ] && [ "${a[i]}" = "${b[i]}" ]; do
-		i=$((i + 1))
-	done
-	echo "${a[i - 1]}"
+	shared_depth "$1" "$2"
+	echo "${path_a[depth - 1]}"
 }
 
 # host_bridge_id: vendor:device of the rig's host bridge, as lspci -n shows.
