@@ -89,7 +89,10 @@ static struct device *nvmet_p2p_ns_client(struct nvmet_ns *ns)
 	return ns->bdev ? disk_to_dev(ns->bdev->bd_disk) : NULL;
 }
 
-/* Clients of @sq: its transport's device and every enabled namespace. */
+/*
+ * Clients of @sq: its transport's device and every enabled namespace.
+ * Returns how many, or -1 if a namespace can never take p2p memory.
+ */
 static int nvmet_p2p_clients(struct nvmet_sq *sq, struct p2pdma_client **out)
 {
 	struct nvmet_subsys *subsys = sq->ctrl->subsys;
@@ -112,9 +115,11 @@ static int nvmet_p2p_clients(struct nvmet_sq *sq, struct p2pdma_client **out)
 			break;
 		clients[nr].dev = nvmet_p2p_ns_client(ns);
 		if (!clients[nr].dev) {
-			pr_info("ctrl %d: namespace %u is not a block device: its queues use system memory\n",
-				sq->ctrl->cntlid, ns->nsid);
-			nr = 0;
+			/* Once per controller: every controller has a queue 1. */
+			if (sq->qid == 1)
+				pr_info("ctrl %d: namespace %u is not a block device: its I/O queues use system memory\n",
+					sq->ctrl->cntlid, ns->nsid);
+			nr = -1;
 			break;
 		}
 		nr++;
@@ -123,6 +128,69 @@ unlock:
 	mutex_unlock(&subsys->lock);
 	*out = clients;
 	return nr;
+}
+
+/*
+ * Note @provider among the controller's, so that namespaces enabled later
+ * are checked against it. False if there is no room: the queue must not
+ * use a provider the check would miss.
+ */
+static bool nvmet_p2p_ctrl_add(struct nvmet_ctrl *ctrl, struct pci_dev *provider)
+{
+	struct pci_dev **slot = ctrl->p2p.providers;
+	bool added = false;
+	int i;
+
+	mutex_lock(&ctrl->subsys->lock);
+	for (i = 0; i < NVMET_P2P_CTRL_PROVIDERS && !added; i++) {
+		if (slot[i] == provider) {
+			added = true;
+		} else if (!slot[i]) {
+			slot[i] = pci_dev_get(provider);
+			added = true;
+		}
+	}
+	mutex_unlock(&ctrl->subsys->lock);
+	return added;
+}
+
+/* Called with the subsystem's lock held, as the controller goes. */
+void nvmet_p2p_ctrl_release(struct nvmet_ctrl *ctrl)
+{
+	int i;
+
+	for (i = 0; i < NVMET_P2P_CTRL_PROVIDERS; i++) {
+		pci_dev_put(ctrl->p2p.providers[i]);
+		ctrl->p2p.providers[i] = NULL;
+	}
+}
+
+/*
+ * Called with the subsystem's lock held, the namespace's device open: a
+ * port that uses p2p memory refuses a namespace its memory cannot reach.
+ */
+int nvmet_p2p_ns_enable(struct nvmet_ns *ns)
+{
+	struct p2pdma_client client = { .dev = nvmet_p2p_ns_client(ns) };
+	struct p2pdma_verdict verdict;
+	struct nvmet_ctrl *ctrl;
+	struct pci_dev *p;
+	int i;
+
+	list_for_each_entry(ctrl, &ns->subsys->ctrls, subsys_entry) {
+		for (i = 0; i < NVMET_P2P_CTRL_PROVIDERS; i++) {
+			p = ctrl->p2p.providers[i];
+			if (!p || (client.dev &&
+				   p2pdma_judge(p, &client, &verdict) >= 0))
+				continue;
+			pr_err("namespace %u (%s) cannot reach p2p memory %s, which controller %d on port %u uses: refused; use a drive that can (scripts/p2pdma-explain %s <drive>), or disconnect and set allow_p2pmem=0\n",
+			       ns->nsid, ns->device_path, pci_name(p),
+			       ctrl->cntlid, le16_to_cpu(ctrl->port->disc_addr.portid),
+			       pci_name(p));
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 void nvmet_p2p_queue_attach(struct nvmet_req *req)
@@ -142,10 +210,15 @@ void nvmet_p2p_queue_attach(struct nvmet_req *req)
 	if (!provider) {
 		atomic64_inc(&port->queues_sysmem);
 		/* Once per controller: every controller has an I/O queue 1. */
-		if (sq->qid == 1)
+		if (sq->qid == 1 && nr >= 0)
 			pr_info("ctrl %d: no p2p memory that %s%s and every namespace can reach: I/O queues use system memory (scripts/p2pdma-explain tells why)\n",
 				sq->ctrl->cntlid, sq->p2p.virt_dma ? "virt:" : "",
 				dev_name(sq->p2p.client));
+		return;
+	}
+	if (!nvmet_p2p_ctrl_add(sq->ctrl, provider)) {
+		pci_dev_put(provider);
+		atomic64_inc(&port->queues_sysmem);
 		return;
 	}
 	sq->p2p.provider = provider;

@@ -17,6 +17,8 @@
 struct configfs_attribute;
 struct device;
 struct ib_device;
+struct nvmet_ctrl;
+struct nvmet_ns;
 struct nvmet_req;
 struct nvmet_sq;
 struct pci_dev;
@@ -60,11 +62,25 @@ struct nvmet_p2p_sq {
 	struct pci_dev *provider;
 };
 
+#define NVMET_P2P_CTRL_PROVIDERS 8
+
+/**
+ * struct nvmet_p2p_ctrl - peer-to-peer state of an nvmet controller
+ * @providers: the providers its I/O queues hold, each with a reference;
+ *	under the subsystem's lock. A namespace enabled in the subsystem
+ *	must reach every one of them.
+ */
+struct nvmet_p2p_ctrl {
+	struct pci_dev *providers[NVMET_P2P_CTRL_PROVIDERS];
+};
+
 extern struct configfs_attribute nvmet_p2p_attr_allow_p2pmem;
 extern struct configfs_attribute nvmet_p2p_attr_p2pmem_stats;
 
 void nvmet_p2p_queue_attach(struct nvmet_req *req);
 void nvmet_p2p_sq_destroy(struct nvmet_sq *sq);
+int nvmet_p2p_ns_enable(struct nvmet_ns *ns);
+void nvmet_p2p_ctrl_release(struct nvmet_ctrl *ctrl);
 bool nvmet_p2p_alloc_sgls(struct nvmet_req *req);
 void nvmet_p2p_free_sgls(struct nvmet_req *req);
 
