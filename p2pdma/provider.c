@@ -32,6 +32,10 @@ static unsigned long p2pdma_key(struct pci_dev *pdev)
 	return (unsigned long)pci_domain_nr(pdev->bus) << 16 | pci_dev_id(pdev);
 }
 
+/*
+ * @pdev's provider. Under RCU, or with the provider kept alive otherwise
+ * (the registry lock, or @pdev's devres that owns it).
+ */
 struct p2pdma_provider *p2pdma_provider_find_rcu(struct pci_dev *pdev)
 {
 	struct p2pdma_provider *p = xa_load(&p2pdma_providers, p2pdma_key(pdev));
@@ -63,7 +67,7 @@ struct pci_dev *p2pdma_next_candidate(unsigned long *index)
 			break;
 		(*index)++;
 		if (READ_ONCE(p->published) && !READ_ONCE(p->dying) &&
-		    gen_pool_avail(p->pool) + p2pdma_cached_bytes(p) >= PAGE_SIZE)
+		    p2pdma_available(p) >= PAGE_SIZE)
 			pdev = pci_dev_get(p->pdev);
 	}
 	rcu_read_unlock();
@@ -154,8 +158,13 @@ static struct p2pdma_provider *p2pdma_provider_get(struct pci_dev *pdev)
 
 	mutex_lock(&p2pdma_registry_lock);
 	p = xa_load(&p2pdma_providers, p2pdma_key(pdev));
-	if (!p)
+	if (!p) {
 		p = p2pdma_provider_create(pdev);
+	} else if (p->pdev != pdev) {
+		/* Never add ranges to a removed device's dying provider. */
+		pci_err(pdev, "p2pdma: the device that had this address before is still releasing its p2p memory: register again once it is gone\n");
+		p = ERR_PTR(-EBUSY);
+	}
 	mutex_unlock(&p2pdma_registry_lock);
 	return p;
 }
@@ -310,7 +319,7 @@ void p2pdma_remove_resources(struct pci_dev *pdev)
 	struct p2pdma_range *range;
 
 	mutex_lock(&p2pdma_registry_lock);
-	p = xa_load(&p2pdma_providers, p2pdma_key(pdev));
+	p = p2pdma_provider_find_rcu(pdev);
 	mutex_unlock(&p2pdma_registry_lock);
 	if (!p)
 		return;

@@ -48,7 +48,8 @@ struct scatterlist;
  * when @pdev's driver unbinds. Context: process, may sleep.
  *
  * Return: 0, or -EINVAL for a bad BAR, range or alignment, -EBUSY for an
- * overlap, -ENOMEM, or an error of devm_memremap_pages().
+ * overlap or while a removed device that had @pdev's address still
+ * releases its memory, -ENOMEM, or an error of devm_memremap_pages().
  */
 int p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 			u64 offset);
