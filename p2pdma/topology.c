@@ -127,14 +127,17 @@ static const char *p2pdma_iommu_domain(struct pci_dev *client)
 	}
 }
 
-/* Highest bus address of @pdev's memory BARs, and whether any is offset. */
-static u64 p2pdma_bus_end(struct pci_dev *pdev, struct pci_bus_region *offset)
+/*
+ * Highest bus address of @pdev's memory BARs. A BAR whose bus address is
+ * not its CPU address gives both in *@bus_at and *@cpu_at; else 0.
+ */
+static u64 p2pdma_bus_end(struct pci_dev *pdev, u64 *bus_at, u64 *cpu_at)
 {
 	u64 end = 0;
 	int bar;
 
-	offset->start = 0;
-	offset->end = 0;
+	*bus_at = 0;
+	*cpu_at = 0;
 	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
 		u64 bus = pci_bus_address(pdev, bar);
 
@@ -142,9 +145,9 @@ static u64 p2pdma_bus_end(struct pci_dev *pdev, struct pci_bus_region *offset)
 		    !pci_resource_len(pdev, bar))
 			continue;
 		end = max_t(u64, end, bus + pci_resource_len(pdev, bar) - 1);
-		if (bus != pci_resource_start(pdev, bar) && !offset->end) {
-			offset->start = bus;
-			offset->end = pci_resource_start(pdev, bar);
+		if (bus != pci_resource_start(pdev, bar) && !*cpu_at) {
+			*bus_at = bus;
+			*cpu_at = pci_resource_start(pdev, bar);
 		}
 	}
 	return end;
@@ -198,7 +201,7 @@ static void p2pdma_walk(struct pci_dev *provider, struct pci_dev *client,
 {
 	struct pci_dev *a, *b, *common = NULL;
 	int dist_a, dist_b = 0, hops_a = 0;
-	struct pci_bus_region offset;
+	u64 offset_bus, offset_cpu;
 	const char *domain;
 	char acs_list[128];
 	struct seq_buf acs;
@@ -259,14 +262,14 @@ static void p2pdma_walk(struct pci_dev *provider, struct pci_dev *client,
 		goto refused;
 	}
 	/* Without translation the client gets CPU physical addresses. */
-	end = p2pdma_bus_end(provider, &offset);
+	end = p2pdma_bus_end(provider, &offset_bus, &offset_cpu);
 	limit = min_not_zero(dma_get_mask(&client->dev),
 			     client->dev.bus_dma_limit);
-	if (!domain && offset.end) {
+	if (!domain && offset_cpu) {
 		v->reason = P2PDMA_BUS_OFFSET;
 		seq_buf_printf(why,
 			       "the host bridge maps the provider's memory at bus address %#llx, not at its CPU address %#llx, and the client's DMA layer would use the CPU address",
-			       (u64)offset.start, (u64)offset.end);
+			       offset_bus, offset_cpu);
 		goto refused;
 	}
 	if (!domain && end > limit) {
