@@ -89,6 +89,15 @@ static struct device *nvmet_p2p_ns_client(struct nvmet_ns *ns)
 	return ns->bdev ? disk_to_dev(ns->bdev->bd_disk) : NULL;
 }
 
+/* Whether @ns may have its data in @provider's memory (a cached verdict). */
+static bool nvmet_p2p_ns_reaches(struct nvmet_ns *ns, struct pci_dev *provider)
+{
+	struct p2pdma_client client = { .dev = nvmet_p2p_ns_client(ns) };
+	struct p2pdma_verdict verdict;
+
+	return client.dev && p2pdma_judge(provider, &client, &verdict) >= 0;
+}
+
 /*
  * Clients of @sq: its transport's device and every enabled namespace.
  * Returns how many, or -1 if a namespace can never take p2p memory.
@@ -171,8 +180,6 @@ void nvmet_p2p_ctrl_release(struct nvmet_ctrl *ctrl)
  */
 int nvmet_p2p_ns_enable(struct nvmet_ns *ns)
 {
-	struct p2pdma_client client = { .dev = nvmet_p2p_ns_client(ns) };
-	struct p2pdma_verdict verdict;
 	struct nvmet_ctrl *ctrl;
 	struct pci_dev *p;
 	int i;
@@ -180,8 +187,7 @@ int nvmet_p2p_ns_enable(struct nvmet_ns *ns)
 	list_for_each_entry(ctrl, &ns->subsys->ctrls, subsys_entry) {
 		for (i = 0; i < NVMET_P2P_CTRL_PROVIDERS; i++) {
 			p = ctrl->p2p.providers[i];
-			if (!p || (client.dev &&
-				   p2pdma_judge(p, &client, &verdict) >= 0))
+			if (!p || nvmet_p2p_ns_reaches(ns, p))
 				continue;
 			pr_err("namespace %u (%s) cannot reach p2p memory %s, which controller %d on port %u uses: refused; use a drive that can (scripts/p2pdma-explain %s <drive>), or disconnect and set allow_p2pmem=0\n",
 			       ns->nsid, ns->device_path, pci_name(p),
@@ -234,15 +240,6 @@ void nvmet_p2p_sq_destroy(struct nvmet_sq *sq)
 	pci_dev_put(sq->p2p.provider);
 	put_device(sq->p2p.client);
 	memset(&sq->p2p, 0, sizeof(sq->p2p));
-}
-
-/* Whether @ns may have its data in @provider's memory (a cached verdict). */
-static bool nvmet_p2p_ns_reaches(struct nvmet_ns *ns, struct pci_dev *provider)
-{
-	struct p2pdma_client client = { .dev = nvmet_p2p_ns_client(ns) };
-	struct p2pdma_verdict verdict;
-
-	return client.dev && p2pdma_judge(provider, &client, &verdict) >= 0;
 }
 
 bool nvmet_p2p_alloc_sgls(struct nvmet_req *req)

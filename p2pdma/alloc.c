@@ -51,6 +51,12 @@ size_t p2pdma_cached_bytes(struct p2pdma_provider *p)
 	return bytes;
 }
 
+/* Free bytes: the pool's, and the buffers CPUs keep for reuse. */
+size_t p2pdma_available(struct p2pdma_provider *p)
+{
+	return gen_pool_avail(p->pool) + p2pdma_cached_bytes(p);
+}
+
 /* Give every cached buffer back to the pool, with its reference. */
 void p2pdma_cache_drain(struct p2pdma_provider *p)
 {

@@ -128,6 +128,7 @@ void p2pdma_counters_sum(struct p2pdma_provider *p, struct p2pdma_counters *sum)
 void p2pdma_user_sum(struct p2pdma_provider *p, int user,
 		     struct p2pdma_user_counters *sum);
 size_t p2pdma_cached_bytes(struct p2pdma_provider *p);
+size_t p2pdma_available(struct p2pdma_provider *p);
 void p2pdma_cache_drain(struct p2pdma_provider *p);
 
 extern const struct attribute_group p2pdma_sysfs_group;

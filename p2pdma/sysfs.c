@@ -34,7 +34,7 @@ static u64 p2pdma_stat_value(struct p2pdma_provider *p, enum p2pdma_stat stat)
 		return gen_pool_size(p->pool);
 	case P2PDMA_AVAILABLE:
 		/* Cached buffers are free: any allocation may drain them. */
-		return gen_pool_avail(p->pool) + p2pdma_cached_bytes(p);
+		return p2pdma_available(p);
 	case P2PDMA_PUBLISHED:
 		return READ_ONCE(p->published);
 	case P2PDMA_IN_USE:

@@ -37,8 +37,7 @@ allocs_before=$(cat "$mem/allocations")
 check "nvme connect over rdma" run nvme connect -t rdma -a "$P2P_ADDR" -s 4420 -n "$TEST_NQN"
 remote=$(wait_namespace subsysnqn "$TEST_NQN")
 check "the remote namespace appears (${remote:-none})" [ -b "$remote" ]
-on_provider() { [ "$(port_stat queues_p2p)" -ge 1 ] && [ "$(port_stat provider)" = "$shm" ]; }
-check "the I/O queues took the ivshmem BAR as their provider" on_provider
+check "the I/O queues took the ivshmem BAR as their provider" queues_on "$shm"
 check "write 16 MiB with O_DIRECT through the connection" \
 	write_direct /tmp/pattern "$remote" "$SIZE"
 check "read back through the connection equals the pattern" \

@@ -26,8 +26,7 @@ check "export the drive on an RDMA port with allow_p2pmem=1" \
 check "nvme connect over rdma" run nvme connect -t rdma -a "$P2P_ADDR" -s 4420 -n "$TEST_NQN"
 remote=$(wait_namespace subsysnqn "$TEST_NQN")
 check "the remote namespace appears (${remote:-none})" [ -b "$remote" ]
-on_cmb() { [ "$(port_stat queues_p2p)" -ge 1 ] && [ "$(port_stat provider)" = "$cmb" ]; }
-check "the I/O queues took the drive's own CMB, the closest provider" on_cmb
+check "the I/O queues took the drive's own CMB, the closest provider" queues_on "$cmb"
 check "write 16 MiB with O_DIRECT through the connection" \
 	write_direct /tmp/pattern "$remote" "$SIZE"
 check "read back through the connection equals the pattern" \

@@ -38,7 +38,7 @@ refused() {
 nvmet_export rdma "$P2P_ADDR" 4420 "$drive" allow_p2pmem=1 || bail "cannot export"
 run nvme connect -t rdma -a "$P2P_ADDR" -s 4420 -n "$TEST_NQN" || bail "cannot connect"
 wait_namespace subsysnqn "$TEST_NQN" >/dev/null
-check "the port's queues use the ivshmem BAR" [ "$(port_stat provider)" = "$shm" ]
+check "the port's queues use the ivshmem BAR" queues_on "$shm"
 check "the drive outside the switch is refused as namespace 2" refused 2 "$outside"
 check "a file is refused as namespace 3" refused 3 /tmp/ns.img
 check "the other drive behind the switch is accepted as namespace 4" ns_enable 4 "$legacy"

@@ -212,6 +212,11 @@ port_stat() {
 	sed -n "s/^$1 //p" "$P2P_PORT/p2pmem_stats"
 }
 
+# queues_on PROVIDER: port 1's I/O queues took PROVIDER's memory.
+queues_on() {
+	[ "$(port_stat queues_p2p)" -ge 1 ] && [ "$(port_stat provider)" = "$1" ]
+}
+
 # provider_all_back: the provider of p2p_rig has all its memory free.
 provider_all_back() {
 	[ "$(cat "$mem/in_use")" = 0 ] && [ "$(cat "$mem/available")" = "$(cat "$mem/size")" ]
