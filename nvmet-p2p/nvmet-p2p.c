@@ -12,6 +12,10 @@
  * data buffers of its commands from it; the admin queue and in-capsule
  * data never do. Whatever p2p memory cannot serve falls back to system
  * memory and is counted, so nothing fails for want of p2p memory.
+ *
+ * A namespace's p2pmem attribute (upstream's, default 1 here) takes it
+ * out of all this (0), or pins the provider its subsystem's queues use
+ * (a PCI name).
  */
 
 #define pr_fmt(fmt) "nvmet-p2p: " fmt
@@ -83,6 +87,103 @@ struct configfs_attribute nvmet_p2p_attr_p2pmem_stats = {
 	.show = nvmet_p2p_p2pmem_stats_show,
 };
 
+static ssize_t nvmet_p2p_ns_p2pmem_show(struct config_item *item, char *page)
+{
+	struct nvmet_ns *ns = to_nvmet_ns(item);
+	ssize_t ret;
+
+	/* The lock keeps a pinned device's name from going under us. */
+	mutex_lock(&ns->subsys->lock);
+	if (ns->use_p2pmem && ns->p2p_dev)
+		ret = sysfs_emit(page, "%s\n", pci_name(ns->p2p_dev));
+	else
+		ret = sysfs_emit(page, "%d\n", !!ns->use_p2pmem);
+	mutex_unlock(&ns->subsys->lock);
+	return ret;
+}
+
+/*
+ * "0", "1" (and kstrtobool's other spellings), or the PCI name of a
+ * published provider, which pins it. Names first: "0000:03:00.0" would
+ * otherwise read as a 0.
+ */
+static int nvmet_p2p_ns_p2pmem_parse(struct nvmet_ns *ns, const char *page,
+				     bool *use, struct pci_dev **pin)
+{
+	int len = strcspn(page, "\n");
+	struct device *dev;
+
+	*pin = NULL;
+	if (!strchr(page, ':')) {
+		if (!kstrtobool(page, use))
+			return 0;
+		pr_err("namespace %u: p2pmem: write 0, 1 or the PCI name of a p2p memory provider\n",
+		       ns->nsid);
+		return -EINVAL;
+	}
+	dev = bus_find_device_by_name(&pci_bus_type, NULL, page);
+	if (!dev) {
+		pr_err("namespace %u: p2pmem: no PCI device %.*s (lspci -D lists them)\n",
+		       ns->nsid, len, page);
+		return -ENODEV;
+	}
+	if (!p2pdma_published(to_pci_dev(dev))) {
+		pr_err("namespace %u: p2pmem: %.*s has no published p2p memory (ls -d /sys/bus/pci/devices/*/p2pmem)\n",
+		       ns->nsid, len, page);
+		put_device(dev);
+		return -ENODEV;
+	}
+	*use = true;
+	*pin = to_pci_dev(dev);
+	return 0;
+}
+
+static ssize_t nvmet_p2p_ns_p2pmem_store(struct config_item *item,
+					 const char *page, size_t count)
+{
+	struct nvmet_ns *ns = to_nvmet_ns(item);
+	struct pci_dev *pin;
+	bool use;
+	int ret;
+
+	ret = nvmet_p2p_ns_p2pmem_parse(ns, page, &use, &pin);
+	if (ret)
+		return ret;
+	mutex_lock(&ns->subsys->lock);
+	if (ns->enabled) {
+		mutex_unlock(&ns->subsys->lock);
+		pci_dev_put(pin);
+		pr_err("namespace %u: p2pmem: write 0 to the namespace's enable first\n",
+		       ns->nsid);
+		return -EBUSY;
+	}
+	pci_dev_put(ns->p2p_dev);
+	ns->p2p_dev = pin;
+	ns->use_p2pmem = use;
+	mutex_unlock(&ns->subsys->lock);
+	return count;
+}
+
+struct configfs_attribute nvmet_p2p_attr_ns_p2pmem = {
+	.ca_name = "p2pmem",
+	.ca_mode = 0644,
+	.ca_owner = THIS_MODULE,
+	.show = nvmet_p2p_ns_p2pmem_show,
+	.store = nvmet_p2p_ns_p2pmem_store,
+};
+
+/* Unlike upstream, a namespace takes p2p memory unless told otherwise. */
+void nvmet_p2p_ns_init(struct nvmet_ns *ns)
+{
+	ns->use_p2pmem = true;
+}
+
+void nvmet_p2p_ns_free(struct nvmet_ns *ns)
+{
+	pci_dev_put(ns->p2p_dev);
+	ns->p2p_dev = NULL;
+}
+
 /* The device that does a namespace's DMA; NULL if none can (a file). */
 static struct device *nvmet_p2p_ns_client(struct nvmet_ns *ns)
 {
@@ -99,10 +200,12 @@ static bool nvmet_p2p_ns_reaches(struct nvmet_ns *ns, struct pci_dev *provider)
 }
 
 /*
- * Clients of @sq: its transport's device and every enabled namespace.
- * Returns how many, or -1 if a namespace can never take p2p memory.
+ * Clients of @sq: its transport's device and every enabled namespace that
+ * takes p2p memory; *@pin gets the provider one of them pins, held, or
+ * NULL. Returns how many, or -1 if a namespace can never take p2p memory.
  */
-static int nvmet_p2p_clients(struct nvmet_sq *sq, struct p2pdma_client **out)
+static int nvmet_p2p_clients(struct nvmet_sq *sq, struct p2pdma_client **out,
+			     struct pci_dev **pin)
 {
 	struct nvmet_subsys *subsys = sq->ctrl->subsys;
 	struct p2pdma_client *clients;
@@ -110,6 +213,7 @@ static int nvmet_p2p_clients(struct nvmet_sq *sq, struct p2pdma_client **out)
 	unsigned long idx;
 	int nr = 0;
 
+	*pin = NULL;
 	mutex_lock(&subsys->lock);
 	clients = kcalloc(subsys->nr_namespaces + 1, sizeof(*clients),
 			  GFP_KERNEL);
@@ -118,7 +222,7 @@ static int nvmet_p2p_clients(struct nvmet_sq *sq, struct p2pdma_client **out)
 	clients[nr].dev = sq->p2p.client;
 	clients[nr++].virt_dma = sq->p2p.virt_dma;
 	xa_for_each(&subsys->namespaces, idx, ns) {
-		if (!ns->enabled)
+		if (!ns->enabled || !ns->use_p2pmem)
 			continue;
 		if (nr > subsys->nr_namespaces)
 			break;
@@ -126,11 +230,14 @@ static int nvmet_p2p_clients(struct nvmet_sq *sq, struct p2pdma_client **out)
 		if (!clients[nr].dev) {
 			/* Once per controller: every controller has a queue 1. */
 			if (sq->qid == 1)
-				pr_info("ctrl %d: namespace %u is not a block device: its I/O queues use system memory\n",
+				pr_info("ctrl %d: namespace %u is not a block device: its I/O queues use system memory (write 0 to its p2pmem to change that)\n",
 					sq->ctrl->cntlid, ns->nsid);
 			nr = -1;
 			break;
 		}
+		/* nvmet_p2p_ns_enable() lets no two namespaces pin apart. */
+		if (ns->p2p_dev && !*pin)
+			*pin = pci_dev_get(ns->p2p_dev);
 		nr++;
 	}
 unlock:
@@ -175,28 +282,98 @@ void nvmet_p2p_ctrl_release(struct nvmet_ctrl *ctrl)
 }
 
 /*
+ * A namespace that pins a provider must reach it, and its subsystem's
+ * queues can use only one: refuse a second, different pin.
+ */
+static int nvmet_p2p_ns_pin_check(struct nvmet_ns *ns)
+{
+	struct pci_dev *pin = ns->p2p_dev;
+	struct nvmet_ns *other;
+	unsigned long idx;
+
+	if (!nvmet_p2p_ns_reaches(ns, pin)) {
+		pr_err("namespace %u (%s) cannot reach p2p memory %s, which its p2pmem pins: refused; scripts/p2pdma-explain %s <drive> tells why, or write 1 to p2pmem\n",
+		       ns->nsid, ns->device_path, pci_name(pin), pci_name(pin));
+		return -EINVAL;
+	}
+	xa_for_each(&ns->subsys->namespaces, idx, other) {
+		if (other == ns || !other->enabled || !other->use_p2pmem ||
+		    !other->p2p_dev || other->p2p_dev == pin)
+			continue;
+		pr_err("namespace %u pins p2p memory %s, namespace %u pins %s: refused; a subsystem's queues use one provider, pin the same one or write 1 to p2pmem\n",
+		       ns->nsid, pci_name(pin), other->nsid,
+		       pci_name(other->p2p_dev));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
  * Called with the subsystem's lock held, the namespace's device open: a
- * port that uses p2p memory refuses a namespace its memory cannot reach.
+ * port that uses p2p memory refuses a namespace its memory cannot reach,
+ * unless the namespace keeps out of p2p memory (p2pmem 0).
  */
 int nvmet_p2p_ns_enable(struct nvmet_ns *ns)
 {
 	struct nvmet_ctrl *ctrl;
 	struct pci_dev *p;
-	int i;
+	int i, ret;
 
+	if (!ns->use_p2pmem)
+		return 0;
+	if (ns->p2p_dev) {
+		ret = nvmet_p2p_ns_pin_check(ns);
+		if (ret)
+			return ret;
+	}
 	list_for_each_entry(ctrl, &ns->subsys->ctrls, subsys_entry) {
 		for (i = 0; i < NVMET_P2P_CTRL_PROVIDERS; i++) {
 			p = ctrl->p2p.providers[i];
-			if (!p || nvmet_p2p_ns_reaches(ns, p))
+			if (!p)
 				continue;
-			pr_err("namespace %u (%s) cannot reach p2p memory %s, which controller %d on port %u uses: refused; use a drive that can (scripts/p2pdma-explain %s <drive>), or disconnect and set allow_p2pmem=0\n",
-			       ns->nsid, ns->device_path, pci_name(p),
-			       ctrl->cntlid, le16_to_cpu(ctrl->port->disc_addr.portid),
-			       pci_name(p));
-			return -EINVAL;
+			if (!nvmet_p2p_ns_reaches(ns, p)) {
+				pr_err("namespace %u (%s) cannot reach p2p memory %s, which controller %d on port %u uses: refused; write 0 to the namespace's p2pmem to keep its data in system memory, use a drive that can (scripts/p2pdma-explain %s <drive>), or disconnect\n",
+				       ns->nsid, ns->device_path, pci_name(p),
+				       ctrl->cntlid,
+				       le16_to_cpu(ctrl->port->disc_addr.portid),
+				       pci_name(p));
+				return -EINVAL;
+			}
+			if (ns->p2p_dev && ns->p2p_dev != p) {
+				pr_err("namespace %u pins p2p memory %s, but controller %d uses %s: refused; disconnect first, or write 1 to p2pmem\n",
+				       ns->nsid, pci_name(ns->p2p_dev),
+				       ctrl->cntlid, pci_name(p));
+				return -EINVAL;
+			}
 		}
 	}
 	return 0;
+}
+
+/* The provider for @sq's clients: the pinned one if it serves them all. */
+static struct pci_dev *nvmet_p2p_provider_for(struct nvmet_sq *sq,
+					      struct p2pdma_client *clients,
+					      int nr, struct pci_dev *pin)
+{
+	const char *virt = sq->p2p.virt_dma ? "virt:" : "";
+	struct pci_dev *provider;
+
+	if (pin) {
+		if (p2pdma_published(pin) &&
+		    p2pdma_distance(pin, clients, nr) >= 0)
+			return pci_dev_get(pin);
+		/* Once per controller: every controller has an I/O queue 1. */
+		if (sq->qid == 1)
+			pr_info("ctrl %d: p2p memory %s, which a namespace pins, is gone or out of reach of %s%s or a namespace: I/O queues use system memory (scripts/p2pdma-explain tells why)\n",
+				sq->ctrl->cntlid, pci_name(pin), virt,
+				dev_name(sq->p2p.client));
+		return NULL;
+	}
+	provider = p2pdma_find(clients, nr);
+	if (!provider && sq->qid == 1)
+		pr_info("ctrl %d: no p2p memory that %s%s and every namespace can reach: I/O queues use system memory (scripts/p2pdma-explain tells why)\n",
+			sq->ctrl->cntlid, virt, dev_name(sq->p2p.client));
+	return provider;
 }
 
 void nvmet_p2p_queue_attach(struct nvmet_req *req)
@@ -204,22 +381,18 @@ void nvmet_p2p_queue_attach(struct nvmet_req *req)
 	struct nvmet_p2p_port *port = &req->port->p2p;
 	struct nvmet_sq *sq = req->sq;
 	struct p2pdma_client *clients;
-	struct pci_dev *provider = NULL;
+	struct pci_dev *provider = NULL, *pin;
 	int nr;
 
 	if (!sq->qid || !READ_ONCE(port->allow) || !sq->p2p.client)
 		return;
-	nr = nvmet_p2p_clients(sq, &clients);
+	nr = nvmet_p2p_clients(sq, &clients, &pin);
 	if (nr > 0)
-		provider = p2pdma_find(clients, nr);
+		provider = nvmet_p2p_provider_for(sq, clients, nr, pin);
+	pci_dev_put(pin);
 	kfree(clients);
 	if (!provider) {
 		atomic64_inc(&port->queues_sysmem);
-		/* Once per controller: every controller has an I/O queue 1. */
-		if (sq->qid == 1 && nr >= 0)
-			pr_info("ctrl %d: no p2p memory that %s%s and every namespace can reach: I/O queues use system memory (scripts/p2pdma-explain tells why)\n",
-				sq->ctrl->cntlid, sq->p2p.virt_dma ? "virt:" : "",
-				dev_name(sq->p2p.client));
 		return;
 	}
 	if (!nvmet_p2p_ctrl_add(sq->ctrl, provider)) {
@@ -248,7 +421,7 @@ bool nvmet_p2p_alloc_sgls(struct nvmet_req *req)
 	u32 len = req->transfer_len - req->metadata_len;
 	struct nvmet_p2p_port *port;
 
-	if (!provider || !req->ns)
+	if (!provider || !req->ns || !req->ns->use_p2pmem)
 		return false;
 	port = &req->port->p2p;
 	if (!nvmet_p2p_ns_reaches(req->ns, provider)) {

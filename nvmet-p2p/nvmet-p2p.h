@@ -76,10 +76,13 @@ struct nvmet_p2p_ctrl {
 
 extern struct configfs_attribute nvmet_p2p_attr_allow_p2pmem;
 extern struct configfs_attribute nvmet_p2p_attr_p2pmem_stats;
+extern struct configfs_attribute nvmet_p2p_attr_ns_p2pmem;
 
 void nvmet_p2p_queue_attach(struct nvmet_req *req);
 void nvmet_p2p_sq_destroy(struct nvmet_sq *sq);
+void nvmet_p2p_ns_init(struct nvmet_ns *ns);
 int nvmet_p2p_ns_enable(struct nvmet_ns *ns);
+void nvmet_p2p_ns_free(struct nvmet_ns *ns);
 void nvmet_p2p_ctrl_release(struct nvmet_ctrl *ctrl);
 bool nvmet_p2p_alloc_sgls(struct nvmet_req *req);
 void nvmet_p2p_free_sgls(struct nvmet_req *req);

@@ -349,3 +349,16 @@ void p2pdma_publish(struct pci_dev *pdev, bool publish)
 	rcu_read_unlock();
 }
 EXPORT_SYMBOL_GPL(p2pdma_publish);
+
+bool p2pdma_published(struct pci_dev *pdev)
+{
+	struct p2pdma_provider *p;
+	bool published;
+
+	rcu_read_lock();
+	p = p2pdma_provider_find_rcu(pdev);
+	published = p && READ_ONCE(p->published) && !READ_ONCE(p->dying);
+	rcu_read_unlock();
+	return published;
+}
+EXPORT_SYMBOL_GPL(p2pdma_published);

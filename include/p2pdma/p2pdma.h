@@ -66,6 +66,17 @@ int p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 void p2pdma_publish(struct pci_dev *pdev, bool publish);
 
 /**
+ * p2pdma_published() - whether a device offers p2p memory to other drivers
+ * @pdev: any PCI device
+ *
+ * For a driver that lets its user name a provider (nvmet's namespace
+ * attribute ``p2pmem``) and must refuse a device that is none.
+ *
+ * Return: true if @pdev is a provider, published and not going away.
+ */
+bool p2pdma_published(struct pci_dev *pdev);
+
+/**
  * DOC: Users
  *
  * Allocations are accounted to the module that makes them (its

@@ -15,8 +15,9 @@ configfs_mount() {
 }
 
 # nvmet_export TRTYPE TRADDR TRSVCID DEVICE [ATTR=VALUE...]: export DEVICE
-# as namespace 1 of $TEST_NQN on port 1, with the port attributes given
-# (allow_p2pmem=1) written before the port is enabled.
+# as namespace 1 of $TEST_NQN on port 1, with the attributes given written
+# before the namespace and the port are enabled: port ones (allow_p2pmem=1)
+# and, prefixed "ns.", namespace ones (ns.p2pmem=0).
 nvmet_export() {
 	local trtype=$1 traddr=$2 trsvcid=$3 device=$4 attr
 	local subsys=$NVMET/subsystems/$TEST_NQN port=$NVMET/ports/1
@@ -25,16 +26,21 @@ nvmet_export() {
 		echo 1 >"$subsys/attr_allow_any_host" &&
 		mkdir "$subsys/namespaces/1" &&
 		echo "$device" >"$subsys/namespaces/1/device_path" &&
-		echo 1 >"$subsys/namespaces/1/enable" &&
 		mkdir "$port" &&
 		echo "$trtype" >"$port/addr_trtype" &&
 		echo ipv4 >"$port/addr_adrfam" &&
 		echo "$traddr" >"$port/addr_traddr" &&
 		echo "$trsvcid" >"$port/addr_trsvcid" || return 1
 	for attr in "$@"; do
-		echo "${attr#*=}" >"$port/${attr%%=*}" || return 1
+		if [[ $attr == ns.* ]]; then
+			attr=${attr#ns.}
+			echo "${attr#*=}" >"$subsys/namespaces/1/${attr%%=*}"
+		else
+			echo "${attr#*=}" >"$port/${attr%%=*}"
+		fi || return 1
 	done
-	ln -s "$subsys" "$port/subsystems/$TEST_NQN"
+	echo 1 >"$subsys/namespaces/1/enable" &&
+		ln -s "$subsys" "$port/subsystems/$TEST_NQN"
 }
 
 # nvmet_clear: remove every port, subsystem and namespace, as
@@ -64,6 +70,21 @@ nvme_namespace_where() {
 	for b in /sys/block/nvme*n*; do
 		[[ $(basename "$b") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
 		if [ "$(tr -d ' ' <"$b/device/$1" 2>/dev/null)" = "$2" ]; then
+			echo "/dev/$(basename "$b")"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# remote_nsid NSID: the block device of namespace NSID of $TEST_NQN on
+# this host, the NVMe-oF host side.
+remote_nsid() {
+	local b
+	for b in /sys/block/nvme*n*; do
+		[[ $(basename "$b") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
+		if [ "$(cat "$b/device/subsysnqn" 2>/dev/null)" = "$TEST_NQN" ] &&
+			[ "$(cat "$b/nsid" 2>/dev/null)" = "$1" ]; then
 			echo "/dev/$(basename "$b")"
 			return 0
 		fi
