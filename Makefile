@@ -14,9 +14,13 @@ endif
 KDIR ?= /lib/modules/$(KVER)/build
 BUILD ?= $(CURDIR)/build/$(KVER)
 
-.PHONY: all modules clean check test demo bench dkms-install dkms-remove
+.PHONY: all modules tools clean check test demo bench dkms-install dkms-remove
 
-all: modules
+all: modules tools
+
+# tools/p2pmem-copy, for the tests, the demo and rig operators.
+tools:
+	$(MAKE) -C tools
 
 # Our sources are copied into build/<release>/ next to the staged nvmet
 # family, so that one M= build per kernel sees them all and several kernels
@@ -33,6 +37,7 @@ modules:
 
 clean:
 	rm -rf build
+	$(MAKE) -C tools clean
 
 check:
 	scripts/check

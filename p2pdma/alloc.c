@@ -127,20 +127,20 @@ static bool p2pdma_cache_keep(struct p2pdma_provider *p, unsigned long addr,
 	return kept;
 }
 
-/* A buffer from the pool, holding a reference on its range, or 0. */
-static unsigned long p2pdma_pool_take(struct p2pdma_provider *p, size_t bytes)
+/* A buffer from the pool, holding a reference on its range (*@ref), or 0. */
+unsigned long p2pdma_pool_take(struct p2pdma_provider *p, size_t bytes,
+			       struct percpu_ref **ref)
 {
-	struct percpu_ref *ref;
 	unsigned long addr;
 
-	addr = gen_pool_alloc_owner(p->pool, bytes, (void **)&ref);
+	addr = gen_pool_alloc_owner(p->pool, bytes, (void **)ref);
 	if (!addr && p2pdma_cached_bytes(p)) {
 		/* Free memory may sit in caches, in pieces of other sizes. */
 		p2pdma_cache_drain(p);
-		addr = gen_pool_alloc_owner(p->pool, bytes, (void **)&ref);
+		addr = gen_pool_alloc_owner(p->pool, bytes, (void **)ref);
 	}
 	/* The range is being torn down: give the memory back. */
-	if (addr && unlikely(!percpu_ref_tryget_live_rcu(ref))) {
+	if (addr && unlikely(!percpu_ref_tryget_live_rcu(*ref))) {
 		gen_pool_free(p->pool, addr, bytes);
 		addr = 0;
 	}
@@ -194,21 +194,29 @@ static int p2pdma_user_slot(struct p2pdma_provider *p, struct module *owner,
 	return add ? p2pdma_user_add(p, owner) : -1;
 }
 
-/* Count @bytes in use; the peak line is written only when exceeded. */
+/* Raise the peak to what is in use now; written only when exceeded. */
+void p2pdma_account_peak(struct p2pdma_provider *p)
+{
+	s64 now = atomic64_read(&p->in_use);
+	s64 peak = atomic64_read(&p->peak_in_use);
+
+	while (now > peak && !atomic64_try_cmpxchg(&p->peak_in_use, &peak, now))
+		;
+}
+
+/* Count @bytes in use. */
 static void p2pdma_account_alloc(struct p2pdma_provider *p, size_t bytes,
 				 struct module *owner)
 {
-	s64 now = atomic64_add_return(bytes, &p->in_use);
-	s64 peak = atomic64_read(&p->peak_in_use);
 	int user = p2pdma_user_slot(p, owner, true);
 
+	atomic64_add(bytes, &p->in_use);
 	this_cpu_inc(p->cpu->counters.allocations);
 	if (user >= 0) {
 		this_cpu_add(p->cpu->users[user].bytes, bytes);
 		this_cpu_inc(p->cpu->users[user].allocations);
 	}
-	while (now > peak && !atomic64_try_cmpxchg(&p->peak_in_use, &peak, now))
-		;
+	p2pdma_account_peak(p);
 }
 
 static void p2pdma_account_free(struct p2pdma_provider *p, size_t bytes,
@@ -240,6 +248,7 @@ void *__p2pdma_alloc(struct pci_dev *pdev, size_t size, struct module *owner)
 {
 	size_t bytes = p2pdma_pool_bytes(size);
 	struct p2pdma_provider *p;
+	struct percpu_ref *ref;
 	unsigned long addr = 0;
 
 	rcu_read_lock();
@@ -249,7 +258,7 @@ void *__p2pdma_alloc(struct pci_dev *pdev, size_t size, struct module *owner)
 	if (size && !READ_ONCE(p->dying)) {
 		addr = p2pdma_cache_take(p, bytes);
 		if (!addr)
-			addr = p2pdma_pool_take(p, bytes);
+			addr = p2pdma_pool_take(p, bytes, &ref);
 	}
 	if (addr) {
 		p2pdma_account_alloc(p, bytes, owner);

@@ -20,9 +20,12 @@ static int __init p2pdma_init(void)
 	err = p2pdma_topology_start();
 	if (err)
 		return err;
-	err = p2pdma_bar_driver_register();
+	err = p2pdma_cdev_start();
 	if (err)
 		goto topology;
+	err = p2pdma_bar_driver_register();
+	if (err)
+		goto cdev;
 	err = p2pdma_cmb_provider_start();
 	if (err)
 		goto bar_driver;
@@ -32,6 +35,8 @@ static int __init p2pdma_init(void)
 
 bar_driver:
 	p2pdma_bar_driver_unregister();
+cdev:
+	p2pdma_cdev_stop();
 topology:
 	p2pdma_topology_stop();
 	return err;
@@ -43,6 +48,7 @@ static void __exit p2pdma_exit(void)
 	p2pdma_debugfs_stop();
 	p2pdma_cmb_provider_stop();
 	p2pdma_bar_driver_unregister();
+	p2pdma_cdev_stop();
 	p2pdma_topology_stop();
 	pr_info("unloaded\n");
 }

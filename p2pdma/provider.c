@@ -74,23 +74,13 @@ struct pci_dev *p2pdma_next_candidate(unsigned long *index)
 	return pdev;
 }
 
-/*
- * Pages reach a refcount of zero only when a user mapping that took them
- * goes away; kernel users keep the initial reference. Nothing to return.
- */
-static void p2pdma_page_free(struct page *page)
-{
-}
-
-const struct dev_pagemap_ops p2pdma_pgmap_ops = {
-	.page_free = p2pdma_page_free,
-};
-
 /* Last devres action of a provider: nothing of it is in use any more. */
 static void p2pdma_provider_release(void *data)
 {
 	struct p2pdma_provider *p = data;
 
+	/* A provider that never had a range was never retired. */
+	p2pdma_cdev_revoke(p);
 	xa_erase(&p2pdma_providers, p2pdma_key(p->pdev));
 	/* Lockless readers may still be inside the pool. */
 	synchronize_rcu();
@@ -144,6 +134,8 @@ static struct p2pdma_provider *p2pdma_provider_create(struct pci_dev *pdev)
 	err = sysfs_create_group(&pdev->dev.kobj, &p2pdma_sysfs_group);
 	if (!err)
 		err = devm_add_action_or_reset(&pdev->dev, p2pdma_sysfs_remove, pdev);
+	if (!err)
+		err = p2pdma_cdev_add(p);
 	if (err) {
 		/* No half-made provider stays registered. */
 		devm_release_action(&pdev->dev, p2pdma_provider_release, p);
@@ -177,8 +169,9 @@ static void p2pdma_range_retire(void *data)
 
 	WRITE_ONCE(p->dying, true);
 	WRITE_ONCE(p->published, false);
-	/* Cached buffers hold references that teardown would wait for. */
+	/* Cached buffers and user mappings hold references teardown waits for. */
 	p2pdma_cache_drain(p);
+	p2pdma_user_revoke(p);
 	mutex_lock(&p->lock);
 	list_del(&range->node);
 	mutex_unlock(&p->lock);

@@ -17,6 +17,7 @@
 #include <linux/xarray.h>
 
 struct gen_pool;
+struct p2pmem_dev;
 
 /* Per-CPU allocation counters: updated without a shared cache line. */
 struct p2pdma_counters {
@@ -80,12 +81,16 @@ struct p2pdma_cpu {
  * @dying: set first at teardown; allocations fail from then on
  * @in_use: bytes allocated and not freed, by our own count (not the pool's)
  * @peak_in_use: the most bytes ever allocated at once
+ * @mapped: bytes mapped to userspace (part of @in_use)
+ * @allow_user_dma: the operator lets userspace map the memory, and so
+ *	point devices at it unchecked (p2pmem/allow_user_dma)
  * @cache_limit: most bytes one CPU may keep in its cache of freed buffers
  * @cpu: per-CPU caches and counters
  * @users: modules that allocated, the first @nr_users valid
  * @nr_users: entries of @users in use; only grows
  * @users_lock: serialises additions to @users
  * @verdicts: cached topology verdicts, keyed by client (topology.c)
+ * @cdev: its character device (chardev.c), until revoked
  * @rcu: frees the provider after lockless readers are done
  */
 struct p2pdma_provider {
@@ -98,12 +103,15 @@ struct p2pdma_provider {
 	bool dying;
 	atomic64_t in_use;
 	atomic64_t peak_in_use;
+	atomic64_t mapped;
+	bool allow_user_dma;
 	size_t cache_limit;
 	struct p2pdma_cpu __percpu *cpu;
 	struct p2pdma_user users[P2PDMA_USERS];
 	unsigned int nr_users;
 	spinlock_t users_lock; /* additions to users[] */
 	struct xarray verdicts;
+	struct p2pmem_dev *cdev;
 	struct rcu_head rcu;
 };
 
@@ -129,10 +137,19 @@ void p2pdma_user_sum(struct p2pdma_provider *p, int user,
 		     struct p2pdma_user_counters *sum);
 size_t p2pdma_cached_bytes(struct p2pdma_provider *p);
 size_t p2pdma_available(struct p2pdma_provider *p);
+unsigned long p2pdma_pool_take(struct p2pdma_provider *p, size_t bytes,
+			       struct percpu_ref **ref);
+void p2pdma_account_peak(struct p2pdma_provider *p);
+void p2pdma_user_revoke(struct p2pdma_provider *p);
+int p2pdma_cdev_add(struct p2pdma_provider *p);
+void p2pdma_cdev_revoke(struct p2pdma_provider *p);
+int p2pdma_cdev_start(void);
+void p2pdma_cdev_stop(void);
 void p2pdma_cache_drain(struct p2pdma_provider *p);
 
 extern const struct attribute_group p2pdma_sysfs_group;
 extern const struct dev_pagemap_ops p2pdma_pgmap_ops;
+extern struct bin_attribute p2pdma_allocate_attr;
 
 int p2pdma_bar_driver_register(void);
 void p2pdma_bar_driver_unregister(void);

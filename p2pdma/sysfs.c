@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /sys/bus/pci/devices/<bdf>/p2pmem/: upstream's size, available and
- * published, plus our allocation statistics and who holds the memory.
- * All read-only.
+ * published, plus our allocation statistics and who holds the memory, all
+ * read-only; allow_user_dma, and upstream's allocate (user_map.c).
  */
 
 #include <linux/device.h>
@@ -20,6 +20,7 @@ enum p2pdma_stat {
 	P2PDMA_IN_USE,
 	P2PDMA_PEAK_IN_USE,
 	P2PDMA_CACHED,
+	P2PDMA_MAPPED,
 	P2PDMA_ALLOCATIONS,
 	P2PDMA_FREES,
 	P2PDMA_FAILED,
@@ -43,6 +44,8 @@ static u64 p2pdma_stat_value(struct p2pdma_provider *p, enum p2pdma_stat stat)
 		return atomic64_read(&p->peak_in_use);
 	case P2PDMA_CACHED:
 		return p2pdma_cached_bytes(p);
+	case P2PDMA_MAPPED:
+		return atomic64_read(&p->mapped);
 	default:
 		break;
 	}
@@ -89,6 +92,7 @@ P2PDMA_ATTR(published, P2PDMA_PUBLISHED);
 P2PDMA_ATTR(in_use, P2PDMA_IN_USE);
 P2PDMA_ATTR(peak_in_use, P2PDMA_PEAK_IN_USE);
 P2PDMA_ATTR(cached, P2PDMA_CACHED);
+P2PDMA_ATTR(mapped, P2PDMA_MAPPED);
 P2PDMA_ATTR(allocations, P2PDMA_ALLOCATIONS);
 P2PDMA_ATTR(frees, P2PDMA_FREES);
 P2PDMA_ATTR(failed_allocations, P2PDMA_FAILED);
@@ -120,6 +124,45 @@ static ssize_t users_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(users);
 
+static ssize_t allow_user_dma_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
+{
+	struct p2pdma_provider *p;
+	ssize_t ret = -ENODEV;
+
+	rcu_read_lock();
+	p = p2pdma_provider_find_rcu(to_pci_dev(dev));
+	if (p)
+		ret = sysfs_emit(buf, "%d\n", READ_ONCE(p->allow_user_dma));
+	rcu_read_unlock();
+	return ret;
+}
+
+/* Existing mappings stay when it is turned off; new ones are refused. */
+static ssize_t allow_user_dma_store(struct device *dev,
+				    struct device_attribute *attr,
+				    const char *buf, size_t count)
+{
+	struct p2pdma_provider *p;
+	bool allow;
+
+	if (kstrtobool(buf, &allow)) {
+		dev_err(dev, "p2pdma: allow_user_dma: write 1 or 0\n");
+		return -EINVAL;
+	}
+	rcu_read_lock();
+	p = p2pdma_provider_find_rcu(to_pci_dev(dev));
+	if (p)
+		WRITE_ONCE(p->allow_user_dma, allow);
+	rcu_read_unlock();
+	if (!p)
+		return -ENODEV;
+	if (allow)
+		dev_warn(dev, "p2pdma: userspace may map this memory; devices pointed at it by O_DIRECT or RDMA are not checked against the topology\n");
+	return count;
+}
+static DEVICE_ATTR_RW(allow_user_dma);
+
 static struct attribute *p2pdma_attrs[] = {
 	&p2pdma_attr_size.attr.attr,
 	&p2pdma_attr_available.attr.attr,
@@ -127,14 +170,22 @@ static struct attribute *p2pdma_attrs[] = {
 	&p2pdma_attr_in_use.attr.attr,
 	&p2pdma_attr_peak_in_use.attr.attr,
 	&p2pdma_attr_cached.attr.attr,
+	&p2pdma_attr_mapped.attr.attr,
 	&p2pdma_attr_allocations.attr.attr,
 	&p2pdma_attr_frees.attr.attr,
 	&p2pdma_attr_failed_allocations.attr.attr,
 	&dev_attr_users.attr,
+	&dev_attr_allow_user_dma.attr,
+	NULL,
+};
+
+static struct bin_attribute *p2pdma_bin_attrs[] = {
+	&p2pdma_allocate_attr,
 	NULL,
 };
 
 const struct attribute_group p2pdma_sysfs_group = {
 	.name = "p2pmem",
 	.attrs = p2pdma_attrs,
+	.bin_attrs = p2pdma_bin_attrs,
 };

@@ -55,6 +55,18 @@ rig_nic() {
 	return 1
 }
 
+# chardev_of BDF: the /dev node of PCI device BDF's p2pmem char device.
+chardev_of() {
+	local c
+	for c in /sys/class/p2pdma/*; do
+		if [ "$(basename "$(readlink -f "$c/device")")" = "$1" ]; then
+			echo "/dev/$(basename "$c")"
+			return 0
+		fi
+	done
+	return 1
+}
+
 # wait_for PATH [SECONDS]: wait until PATH exists.
 wait_for() {
 	local i

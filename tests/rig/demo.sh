@@ -103,6 +103,18 @@ sed 's/^/   users: /' "/sys/bus/pci/devices/$provider/p2pmem/users"
 echo "== Teardown"
 nvme disconnect -n "$TEST_NQN" >/dev/null
 nvmet_clear
+
+echo "== Userspace: the drive's data into the ivshmem BAR and out to another drive"
+other=$(wait_namespace serial p2p-legacy)
+node=$(chardev_of "$shm")
+say "$node is the ivshmem BAR's char device; p2pmem-copy moves data with its checked ioctl"
+"$repo/tools/p2pmem-copy" -m "$node" -i "$drive" -o "$other" -s 8M -c 1M -t 2 -v | sed 's/^/   /'
+same_data /tmp/pattern "$other" $((8 << 20))
+say "$other now holds the same 8 MiB, moved drive -> BAR -> drive"
+outside=$(wait_namespace serial p2p-outside)
+if ! "$repo/tools/p2pmem-copy" -m "$node" -i "$outside" -s 1M 2>/tmp/copy.err; then
+	say "$outside (outside the switch) is refused: $(sed 's/^p2pmem-copy: //' /tmp/copy.err)"
+fi
 rdma link delete rxe0
 provider_line "$provider"
 say "all of the provider's memory is back"
