@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # /dev/p2pmem<N>: one per provider, its parent the provider's PCI device,
-# root only (a non-root open fails). On the ivshmem BAR: the mapping
+# root only (a non-root open fails), linked by the installed udev rule as
+# /dev/p2pmem/by-pci/<bdf>. On the ivshmem BAR: the mapping
 # checks of tests/lib/usermap.sh (data against the host's backing file,
 # accounting, MAP_PRIVATE, offset, zero length, oversize, a second
 # process, fork) without any opt-in, and revocation: the device removed
@@ -15,7 +16,7 @@
 # shellcheck source=tests/lib/usermap.sh
 . "$(dirname "$0")/../lib/usermap.sh"
 
-plan $((5 + USER_MAPPING_CHECKS + 3))
+plan $((6 + USER_MAPPING_CHECKS + 3))
 backing=/run/out/ivshmem.bin
 shm=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"
 mem=/sys/bus/pci/devices/$shm/p2pmem
@@ -49,6 +50,13 @@ node=$(chardev_of "$shm")
 check "the ivshmem BAR's char device exists (${node:-none})" [ -c "$node" ]
 check "it is root's alone (0600)" [ "$(stat -c %a "$node")" = 600 ]
 check "a non-root user cannot open it" non_root_refused "$node"
+# udev_links NODE: the /dev links udev's rules give NODE.
+udev_links() {
+	udevadm test --action=add "/sys/class/p2pdma/$(basename "$1")" 2>&1 |
+		sed -n 's/^DEVLINKS=//p'
+}
+check "the installed udev rule links /dev/p2pmem/by-pci/$shm to it" \
+	grep -qw "/dev/p2pmem/by-pci/$shm" <(udev_links "$node")
 check "its major:minor match sysfs dev" \
 	[ "$(cat "/sys/class/p2pdma/$(basename "$node")/dev")" = "$(stat -c '%Hr:%Lr' "$node")" ]
 user_mapping_checks "$node"
