@@ -47,6 +47,20 @@ load() {
 	fi
 }
 
+# live: wait up to 60 s until the host's controller of $TEST_NQN is live
+# again (after a timeout it resets and reconnects).
+live() {
+	local c i
+	for ((i = 0; i < 600; i++)); do
+		for c in /sys/class/nvme/nvme*; do
+			[ "$(cat "$c/subsysnqn" 2>/dev/null)" = "$TEST_NQN" ] &&
+				[ "$(cat "$c/state" 2>/dev/null)" = live ] && return 0
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
 # nvme_timeouts: how many NVMe command timeouts the kernel logged so far.
 nvme_timeouts() {
 	dmesg | grep -c 'nvme.*timeout' || true
@@ -64,6 +78,7 @@ run_config() {
 		rw=${job%:*}
 		bs=${job#*:}
 		for attempt in 1 2 3; do
+			live || echo "nvmet-bench: the controller is not live after 60 s"
 			timeouts=$(nvme_timeouts)
 			fio --name=bench --filename="$remote" --ioengine=libaio --direct=1 \
 				--rw="$rw" --bs="$bs" --iodepth=16 --size=64M \
