@@ -30,6 +30,16 @@
 
 #include "nvmet.h"
 
+/* Not CONFIGFS_ATTR(): configfs.c lists them, so they cannot be static. */
+#define NVMET_P2P_ATTR(_var, _name, _mode, _show, _store)		\
+	struct configfs_attribute nvmet_p2p_attr_##_var = {		\
+		.ca_name = _name,					\
+		.ca_mode = _mode,					\
+		.ca_owner = THIS_MODULE,				\
+		.show = _show,						\
+		.store = _store,					\
+	}
+
 static ssize_t nvmet_p2p_allow_p2pmem_show(struct config_item *item,
 					   char *page)
 {
@@ -56,14 +66,8 @@ static ssize_t nvmet_p2p_allow_p2pmem_store(struct config_item *item,
 	return count;
 }
 
-/* Not CONFIGFS_ATTR(): configfs.c lists it, so it cannot be static. */
-struct configfs_attribute nvmet_p2p_attr_allow_p2pmem = {
-	.ca_name = "allow_p2pmem",
-	.ca_mode = 0644,
-	.ca_owner = THIS_MODULE,
-	.show = nvmet_p2p_allow_p2pmem_show,
-	.store = nvmet_p2p_allow_p2pmem_store,
-};
+NVMET_P2P_ATTR(allow_p2pmem, "allow_p2pmem", 0644,
+	       nvmet_p2p_allow_p2pmem_show, nvmet_p2p_allow_p2pmem_store);
 
 static ssize_t nvmet_p2p_p2pmem_stats_show(struct config_item *item,
 					   char *page)
@@ -80,12 +84,8 @@ static ssize_t nvmet_p2p_p2pmem_stats_show(struct config_item *item,
 			  p2p->provider[0] ? p2p->provider : "none");
 }
 
-struct configfs_attribute nvmet_p2p_attr_p2pmem_stats = {
-	.ca_name = "p2pmem_stats",
-	.ca_mode = 0444,
-	.ca_owner = THIS_MODULE,
-	.show = nvmet_p2p_p2pmem_stats_show,
-};
+NVMET_P2P_ATTR(p2pmem_stats, "p2pmem_stats", 0444,
+	       nvmet_p2p_p2pmem_stats_show, NULL);
 
 static ssize_t nvmet_p2p_ns_p2pmem_show(struct config_item *item, char *page)
 {
@@ -164,13 +164,8 @@ static ssize_t nvmet_p2p_ns_p2pmem_store(struct config_item *item,
 	return count;
 }
 
-struct configfs_attribute nvmet_p2p_attr_ns_p2pmem = {
-	.ca_name = "p2pmem",
-	.ca_mode = 0644,
-	.ca_owner = THIS_MODULE,
-	.show = nvmet_p2p_ns_p2pmem_show,
-	.store = nvmet_p2p_ns_p2pmem_store,
-};
+NVMET_P2P_ATTR(ns_p2pmem, "p2pmem", 0644,
+	       nvmet_p2p_ns_p2pmem_show, nvmet_p2p_ns_p2pmem_store);
 
 /* Unlike upstream, a namespace takes p2p memory unless told otherwise. */
 void nvmet_p2p_ns_init(struct nvmet_ns *ns)
