@@ -38,7 +38,9 @@ echo 1 >/sys/module/p2pdma/parameters/soft_rdma
 
 # load CONFIG: the nvmet family of that configuration.
 load() {
-	modprobe -r nvmet-rdma nvmet 2>/dev/null || true
+	# rmmod, not modprobe -r: that would unload p2pdma too, and reload it
+	# later without this run's parameters (soft_rdma, cmb).
+	rmmod nvmet-rdma nvmet 2>/dev/null || true
 	if [ "$1" = stock ]; then
 		insmod "$(ls "$intree"/nvmet.ko*)"
 		insmod "$(ls "$intree"/nvmet-rdma.ko*)"
@@ -96,6 +98,11 @@ run_config() {
 	done
 	if [ "$1" = p2p_on ]; then
 		sed 's/^/p2pmem_stats: /' "$NVMET/ports/1/p2pmem_stats"
+		# A p2p_on run on system memory would make the ratios lie.
+		if [ "$(sed -n 's/^queues_p2p //p' "$NVMET/ports/1/p2pmem_stats")" = 0 ]; then
+			echo "nvmet-bench: p2p_on got no queue on p2p memory" >&2
+			exit 1
+		fi
 	fi
 	nvme disconnect -n "$TEST_NQN" >/dev/null
 	nvmet_clear
