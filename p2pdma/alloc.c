@@ -194,29 +194,19 @@ static int p2pdma_user_slot(struct p2pdma_provider *p, struct module *owner,
 	return add ? p2pdma_user_add(p, owner) : -1;
 }
 
-/* Raise the peak to what is in use now; written only when exceeded. */
-void p2pdma_account_peak(struct p2pdma_provider *p)
-{
-	s64 now = atomic64_read(&p->in_use);
-	s64 peak = atomic64_read(&p->peak_in_use);
-
-	while (now > peak && !atomic64_try_cmpxchg(&p->peak_in_use, &peak, now))
-		;
-}
-
 /* Count @bytes in use. */
 static void p2pdma_account_alloc(struct p2pdma_provider *p, size_t bytes,
 				 struct module *owner)
 {
+	s64 now = atomic64_add_return(bytes, &p->in_use);
 	int user = p2pdma_user_slot(p, owner, true);
 
-	atomic64_add(bytes, &p->in_use);
 	this_cpu_inc(p->cpu->counters.allocations);
 	if (user >= 0) {
 		this_cpu_add(p->cpu->users[user].bytes, bytes);
 		this_cpu_inc(p->cpu->users[user].allocations);
 	}
-	p2pdma_account_peak(p);
+	p2pdma_raise_peak(p, now);
 }
 
 static void p2pdma_account_free(struct p2pdma_provider *p, size_t bytes,

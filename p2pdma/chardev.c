@@ -209,9 +209,8 @@ static int p2pmem_mmap(struct file *filp, struct vm_area_struct *vma)
 		ret = -ENOMEM;
 		goto unlock;
 	}
-	atomic64_add(len, &p->in_use);
 	atomic64_add(len, &p->mapped);
-	p2pdma_account_peak(p);
+	p2pdma_raise_peak(p, atomic64_add_return(len, &p->in_use));
 	list_add(&map->node, &pd->maps);
 	get_device(&pd->dev);
 	p2pmem_vma_set_flags(vma);

@@ -139,13 +139,21 @@ size_t p2pdma_cached_bytes(struct p2pdma_provider *p);
 size_t p2pdma_available(struct p2pdma_provider *p);
 unsigned long p2pdma_pool_take(struct p2pdma_provider *p, size_t bytes,
 			       struct percpu_ref **ref);
-void p2pdma_account_peak(struct p2pdma_provider *p);
 void p2pdma_user_revoke(struct p2pdma_provider *p);
 int p2pdma_cdev_add(struct p2pdma_provider *p);
 void p2pdma_cdev_revoke(struct p2pdma_provider *p);
 int p2pdma_cdev_start(void);
 void p2pdma_cdev_stop(void);
 void p2pdma_cache_drain(struct p2pdma_provider *p);
+
+/* Raise the peak to @now bytes in use; the line is written only when exceeded. */
+static inline void p2pdma_raise_peak(struct p2pdma_provider *p, s64 now)
+{
+	s64 peak = atomic64_read(&p->peak_in_use);
+
+	while (now > peak && !atomic64_try_cmpxchg(&p->peak_in_use, &peak, now))
+		;
+}
 
 extern const struct attribute_group p2pdma_sysfs_group;
 extern const struct dev_pagemap_ops p2pdma_pgmap_ops;

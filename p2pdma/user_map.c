@@ -102,7 +102,7 @@ static int p2pdma_allocate_mmap(struct file *filp, struct kobject *kobj,
 		/* The mapping's reference is now the page's only one. */
 		put_page(page);
 	}
-	p2pdma_account_peak(p);
+	p2pdma_raise_peak(p, atomic64_read(&p->in_use));
 	percpu_ref_put(ref);
 	return done < len ? ret : 0;
 }
