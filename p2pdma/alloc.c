@@ -60,7 +60,6 @@ size_t p2pdma_available(struct p2pdma_provider *p)
 /* Give every cached buffer back to the pool, with its reference. */
 void p2pdma_cache_drain(struct p2pdma_provider *p)
 {
-	struct percpu_ref *ref;
 	unsigned long flags;
 	int cpu;
 
@@ -70,9 +69,8 @@ void p2pdma_cache_drain(struct p2pdma_provider *p)
 		spin_lock_irqsave(&c->lock, flags);
 		while (c->nr) {
 			c->nr--;
-			gen_pool_free_owner(p->pool, c->slot[c->nr].addr,
-					    c->slot[c->nr].bytes, (void **)&ref);
-			percpu_ref_put(ref);
+			p2pdma_pool_give(p, c->slot[c->nr].addr,
+					 c->slot[c->nr].bytes);
 		}
 		WRITE_ONCE(c->bytes, 0);
 		spin_unlock_irqrestore(&c->lock, flags);
@@ -145,6 +143,16 @@ unsigned long p2pdma_pool_take(struct p2pdma_provider *p, size_t bytes,
 		addr = 0;
 	}
 	return addr;
+}
+
+/* Back to the pool, with the range reference that @addr's take held. */
+void p2pdma_pool_give(struct p2pdma_provider *p, unsigned long addr,
+		      size_t bytes)
+{
+	struct percpu_ref *ref;
+
+	gen_pool_free_owner(p->pool, addr, bytes, (void **)&ref);
+	percpu_ref_put(ref);
 }
 
 static const char *p2pdma_owner_name(struct module *owner)
@@ -267,17 +275,13 @@ void __p2pdma_free(struct pci_dev *pdev, void *addr, size_t size,
 {
 	size_t bytes = p2pdma_pool_bytes(size);
 	struct p2pdma_provider *p;
-	struct percpu_ref *ref;
 
 	rcu_read_lock();
 	p = p2pdma_provider_find_rcu(pdev);
 	if (!WARN_ON_ONCE(!p)) {
 		p2pdma_account_free(p, bytes, owner);
-		if (!p2pdma_cache_keep(p, (unsigned long)addr, bytes)) {
-			gen_pool_free_owner(p->pool, (unsigned long)addr, bytes,
-					    (void **)&ref);
-			percpu_ref_put(ref);
-		}
+		if (!p2pdma_cache_keep(p, (unsigned long)addr, bytes))
+			p2pdma_pool_give(p, (unsigned long)addr, bytes);
 	}
 	rcu_read_unlock();
 }

@@ -67,9 +67,8 @@ struct p2pmem_file {
  * @io: held for reading while a transfer or a fault uses the memory, for
  *	writing to take it away
  * @dead: the memory is being or has been given back
- * @kaddr: kernel address of the memory
+ * @kaddr: kernel address of the memory, which holds a range reference
  * @len: its size
- * @ref: the range reference the memory holds
  */
 struct p2pmem_map {
 	struct kref kref;
@@ -79,7 +78,6 @@ struct p2pmem_map {
 	bool dead;
 	unsigned long kaddr;
 	size_t len;
-	struct percpu_ref *ref;
 };
 
 static dev_t p2pmem_devt;
@@ -98,10 +96,8 @@ static void p2pmem_map_give_back(struct p2pmem_map *map)
 {
 	struct p2pdma_provider *p = map->pd->provider;
 
-	atomic64_sub(map->len, &p->mapped);
-	atomic64_sub(map->len, &p->in_use);
-	gen_pool_free(p->pool, map->kaddr, map->len);
-	percpu_ref_put(map->ref);
+	p2pdma_account_mapped(p, -(s64)map->len);
+	p2pdma_pool_give(p, map->kaddr, map->len);
 	map->kaddr = 0;
 }
 
@@ -174,6 +170,7 @@ static int p2pmem_mmap(struct file *filp, struct vm_area_struct *vma)
 	size_t len = vma->vm_end - vma->vm_start;
 	struct p2pdma_provider *p;
 	struct p2pmem_map *map;
+	struct percpu_ref *ref;
 	int ret = 0;
 
 	if (!(vma->vm_flags & VM_MAYSHARE)) {
@@ -201,7 +198,7 @@ static int p2pmem_mmap(struct file *filp, struct vm_area_struct *vma)
 		goto unlock;
 	}
 	rcu_read_lock();
-	map->kaddr = p2pdma_pool_take(p, len, &map->ref);
+	map->kaddr = p2pdma_pool_take(p, len, &ref);
 	rcu_read_unlock();
 	if (!map->kaddr) {
 		dev_info_ratelimited(&pd->dev, "%s: no %zu bytes of p2p memory free for a mapping\n",
@@ -209,8 +206,7 @@ static int p2pmem_mmap(struct file *filp, struct vm_area_struct *vma)
 		ret = -ENOMEM;
 		goto unlock;
 	}
-	atomic64_add(len, &p->mapped);
-	p2pdma_raise_peak(p, atomic64_add_return(len, &p->in_use));
+	p2pdma_account_mapped(p, len);
 	list_add(&map->node, &pd->maps);
 	get_device(&pd->dev);
 	p2pmem_vma_set_flags(vma);

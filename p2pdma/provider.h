@@ -139,6 +139,8 @@ size_t p2pdma_cached_bytes(struct p2pdma_provider *p);
 size_t p2pdma_available(struct p2pdma_provider *p);
 unsigned long p2pdma_pool_take(struct p2pdma_provider *p, size_t bytes,
 			       struct percpu_ref **ref);
+void p2pdma_pool_give(struct p2pdma_provider *p, unsigned long addr,
+		      size_t bytes);
 void p2pdma_user_revoke(struct p2pdma_provider *p);
 int p2pdma_cdev_add(struct p2pdma_provider *p);
 void p2pdma_cdev_revoke(struct p2pdma_provider *p);
@@ -153,6 +155,13 @@ static inline void p2pdma_raise_peak(struct p2pdma_provider *p, s64 now)
 
 	while (now > peak && !atomic64_try_cmpxchg(&p->peak_in_use, &peak, now))
 		;
+}
+
+/* @bytes more (or, negative, fewer) mapped to userspace, and so in use. */
+static inline void p2pdma_account_mapped(struct p2pdma_provider *p, s64 bytes)
+{
+	atomic64_add(bytes, &p->mapped);
+	p2pdma_raise_peak(p, atomic64_add_return(bytes, &p->in_use));
 }
 
 extern const struct attribute_group p2pdma_sysfs_group;

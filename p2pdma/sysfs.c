@@ -21,6 +21,7 @@ enum p2pdma_stat {
 	P2PDMA_PEAK_IN_USE,
 	P2PDMA_CACHED,
 	P2PDMA_MAPPED,
+	P2PDMA_ALLOW_USER_DMA,
 	P2PDMA_ALLOCATIONS,
 	P2PDMA_FREES,
 	P2PDMA_FAILED,
@@ -46,6 +47,8 @@ static u64 p2pdma_stat_value(struct p2pdma_provider *p, enum p2pdma_stat stat)
 		return p2pdma_cached_bytes(p);
 	case P2PDMA_MAPPED:
 		return atomic64_read(&p->mapped);
+	case P2PDMA_ALLOW_USER_DMA:
+		return READ_ONCE(p->allow_user_dma);
 	default:
 		break;
 	}
@@ -124,20 +127,6 @@ static ssize_t users_show(struct device *dev, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(users);
 
-static ssize_t allow_user_dma_show(struct device *dev,
-				   struct device_attribute *attr, char *buf)
-{
-	struct p2pdma_provider *p;
-	ssize_t ret = -ENODEV;
-
-	rcu_read_lock();
-	p = p2pdma_provider_find_rcu(to_pci_dev(dev));
-	if (p)
-		ret = sysfs_emit(buf, "%d\n", READ_ONCE(p->allow_user_dma));
-	rcu_read_unlock();
-	return ret;
-}
-
 /* Existing mappings stay when it is turned off; new ones are refused. */
 static ssize_t allow_user_dma_store(struct device *dev,
 				    struct device_attribute *attr,
@@ -161,7 +150,12 @@ static ssize_t allow_user_dma_store(struct device *dev,
 		dev_warn(dev, "p2pdma: userspace may map this memory; devices pointed at it by O_DIRECT or RDMA are not checked against the topology\n");
 	return count;
 }
-static DEVICE_ATTR_RW(allow_user_dma);
+
+/* Shown like the statistics, so it reuses their show. */
+static struct p2pdma_attribute p2pdma_attr_allow_user_dma = {
+	.attr = __ATTR(allow_user_dma, 0644, p2pdma_stat_show, allow_user_dma_store),
+	.stat = P2PDMA_ALLOW_USER_DMA,
+};
 
 static struct attribute *p2pdma_attrs[] = {
 	&p2pdma_attr_size.attr.attr,
@@ -175,7 +169,7 @@ static struct attribute *p2pdma_attrs[] = {
 	&p2pdma_attr_frees.attr.attr,
 	&p2pdma_attr_failed_allocations.attr.attr,
 	&dev_attr_users.attr,
-	&dev_attr_allow_user_dma.attr,
+	&p2pdma_attr_allow_user_dma.attr.attr,
 	NULL,
 };
 

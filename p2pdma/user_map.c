@@ -30,14 +30,10 @@ static void p2pdma_page_free(struct page *page)
 	struct p2pdma_range *range = container_of(page->pgmap,
 						  struct p2pdma_range, pgmap);
 	struct p2pdma_provider *p = range->provider;
-	struct percpu_ref *ref;
 
-	atomic64_sub(PAGE_SIZE, &p->mapped);
-	atomic64_sub(PAGE_SIZE, &p->in_use);
-	gen_pool_free_owner(p->pool, (unsigned long)page_to_virt(page),
-			    PAGE_SIZE, (void **)&ref);
-	/* The page's reference keeps @p alive until here. */
-	percpu_ref_put(ref);
+	p2pdma_account_mapped(p, -PAGE_SIZE);
+	/* The page's range reference keeps @p alive until here. */
+	p2pdma_pool_give(p, (unsigned long)page_to_virt(page), PAGE_SIZE);
 }
 
 /* Kernel users keep a page's first reference: only mappings reach zero. */
@@ -97,12 +93,11 @@ static int p2pdma_allocate_mmap(struct file *filp, struct kobject *kobj,
 			break;
 		}
 		percpu_ref_get(ref);
-		atomic64_add(PAGE_SIZE, &p->in_use);
-		atomic64_add(PAGE_SIZE, &p->mapped);
 		/* The mapping's reference is now the page's only one. */
 		put_page(page);
 	}
-	p2pdma_raise_peak(p, atomic64_read(&p->in_use));
+	/* Pages mapped before a failure come back as the VMA goes. */
+	p2pdma_account_mapped(p, done);
 	percpu_ref_put(ref);
 	return done < len ? ret : 0;
 }
