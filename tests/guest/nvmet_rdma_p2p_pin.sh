@@ -27,10 +27,8 @@ cmb_mem=$mem
 cmb=$(pci_by_serial p2p-cmb)
 legacy_cmb=$(pci_by_serial p2p-legacy)
 outside=$(wait_namespace serial p2p-outside) || bail "no rig drive p2p-outside"
-echo p2pdma_bar >"/sys/bus/pci/devices/$shm/driver_override"
-echo "$shm" >/sys/bus/pci/drivers_probe
+bind_bar_provider "$shm" || bail "the ivshmem BAR did not register"
 shm_mem=/sys/bus/pci/devices/$shm/p2pmem
-[ -d "$shm_mem" ] || bail "the ivshmem BAR did not register"
 wait_for "/sys/bus/pci/devices/$legacy_cmb/p2pmem" || bail "the legacy CMB did not register"
 legacy=$(wait_namespace serial p2p-legacy) || bail "no rig drive p2p-legacy"
 

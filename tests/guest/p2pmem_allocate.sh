@@ -23,9 +23,7 @@ mem=$dev/p2pmem
 alloc=$mem/allocate
 
 run modprobe p2pdma cmb=0 || bail "cannot load p2pdma"
-echo p2pdma_bar >"$dev/driver_override"
-echo "$shm" >/sys/bus/pci/drivers_probe
-[ -d "$mem" ] || bail "the ivshmem BAR did not register"
+bind_bar_provider "$shm" || bail "the ivshmem BAR did not register"
 
 opt_in_refuses_bad_input() {
 	! echo maybe >"$mem/allow_user_dma" 2>/dev/null &&

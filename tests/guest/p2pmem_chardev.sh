@@ -25,9 +25,7 @@ run modprobe p2pdma || bail "cannot load p2pdma"
 run modprobe nvme || bail "cannot load nvme"
 wait_namespace serial p2p-legacy >/dev/null || bail "no rig drive p2p-legacy"
 legacy=$(pci_by_serial p2p-legacy)
-echo p2pdma_bar >"/sys/bus/pci/devices/$shm/driver_override"
-echo "$shm" >/sys/bus/pci/drivers_probe
-[ -d "$mem" ] || bail "the ivshmem BAR did not register"
+bind_bar_provider "$shm" || bail "the ivshmem BAR did not register"
 wait_for "/sys/bus/pci/devices/$legacy/p2pmem" || bail "the legacy CMB did not register"
 
 # one_per_provider: a char device for each provider's PCI device, and no

@@ -26,8 +26,7 @@ shm=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"
 
 run modprobe p2pdma || bail "cannot load p2pdma"
 run modprobe nvme || bail "cannot load nvme"
-echo p2pdma_bar >"/sys/bus/pci/devices/$shm/driver_override"
-echo "$shm" >/sys/bus/pci/drivers_probe
+bind_bar_provider "$shm" || bail "the ivshmem BAR did not register"
 cmb=$(pci_by_serial p2p-cmb)
 wait_for "/sys/bus/pci/devices/$cmb/p2pmem" || bail "the CMB of p2p-cmb did not register"
 first=$(wait_namespace serial p2p-cmb) || bail "no rig drive p2p-cmb"

@@ -67,6 +67,14 @@ chardev_of() {
 	return 1
 }
 
+# bind_bar_provider BDF: hand PCI device BDF to p2pdma_bar (through
+# driver_override) and wait until its memory is registered (p2pmem/).
+bind_bar_provider() {
+	echo p2pdma_bar >"/sys/bus/pci/devices/$1/driver_override" &&
+		echo "$1" >/sys/bus/pci/drivers_probe &&
+		wait_for "/sys/bus/pci/devices/$1/p2pmem"
+}
+
 # wait_for PATH [SECONDS]: wait until PATH exists.
 wait_for() {
 	local i

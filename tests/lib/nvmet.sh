@@ -216,9 +216,7 @@ p2p_rig() {
 		wait_for "$mem" || bail "the CMB of p2p-cmb did not register"
 	else
 		mem=/sys/bus/pci/devices/$shm/p2pmem
-		echo p2pdma_bar >"/sys/bus/pci/devices/$shm/driver_override"
-		echo "$shm" >/sys/bus/pci/drivers_probe
-		[ -d "$mem" ] || bail "the ivshmem BAR did not register"
+		bind_bar_provider "$shm" || bail "the ivshmem BAR did not register"
 	fi
 	nic=$(rig_nic) || bail "no e1000e netdev"
 	run ip link set "$nic" up

@@ -91,11 +91,9 @@ setup_providers() {
 		outside=$(pci_by_serial p2p-outside) &&
 		shm=$(pci_by_id 0x1af4:0x1110) && nic=$(pci_by_id 0x8086:0x10d3) ||
 		return 1
-	echo p2pdma_bar >"/sys/bus/pci/devices/$shm/driver_override"
-	echo "$shm" >/sys/bus/pci/drivers_probe
-	wait_for "/sys/bus/pci/devices/$cmb/p2pmem" &&
-		wait_for "/sys/bus/pci/devices/$legacy/p2pmem" &&
-		[ -e "/sys/bus/pci/devices/$shm/p2pmem" ] || return 1
+	bind_bar_provider "$shm" &&
+		wait_for "/sys/bus/pci/devices/$cmb/p2pmem" &&
+		wait_for "/sys/bus/pci/devices/$legacy/p2pmem" || return 1
 	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 	insmod "$test_ko"
 }

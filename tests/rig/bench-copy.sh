@@ -20,8 +20,7 @@ modprobe p2pdma cmb=0
 modprobe nvme
 drive=$(wait_namespace serial p2p-cmb)
 shm=$(pci_by_id 0x1af4:0x1110)
-echo p2pdma_bar >"/sys/bus/pci/devices/$shm/driver_override"
-echo "$shm" >/sys/bus/pci/drivers_probe
+bind_bar_provider "$shm"
 node=$(chardev_of "$shm")
 dd if=/dev/urandom of="$drive" bs=1M count=64 oflag=direct status=none
 

@@ -28,8 +28,7 @@ modprobe -a nvme e1000e crc32_generic rdma_rxe nvme-rdma rdma_cm ib_core
 configfs_mount
 drive=$(wait_namespace serial p2p-cmb)
 shm=$(pci_by_id 0x1af4:0x1110)
-echo p2pdma_bar >"/sys/bus/pci/devices/$shm/driver_override"
-echo "$shm" >/sys/bus/pci/drivers_probe
+bind_bar_provider "$shm"
 nic=$(rig_nic)
 ip link set "$nic" up
 ip addr add "$ADDR/24" dev "$nic"

@@ -11,8 +11,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 
 bdf=$(pci_by_id 0x1af4:0x1110)
 modprobe p2pdma
-echo p2pdma_bar >"/sys/bus/pci/devices/$bdf/driver_override"
-echo "$bdf" >/sys/bus/pci/drivers_probe
+bind_bar_provider "$bdf"
 mount -t debugfs debugfs /sys/kernel/debug
 insmod "$repo/build/$(uname -r)/tests/kmod/p2pdma_test.ko"
 for bytes in 4096 131072; do

@@ -54,8 +54,7 @@ for serial in p2p-cmb p2p-legacy p2p-outside; do
 done
 
 shm=$(pci_by_id 0x1af4:0x1110)
-echo p2pdma_bar >"/sys/bus/pci/devices/$shm/driver_override"
-echo "$shm" >/sys/bus/pci/drivers_probe
+bind_bar_provider "$shm"
 shm_mem=/sys/bus/pci/devices/$shm/p2pmem
 say "p2p memory: ivshmem BAR bound to p2pdma_bar, $(($(cat "$shm_mem/size") >> 20)) MiB"
 
