@@ -31,7 +31,7 @@ modules:
 	@mkdir -p $(BUILD)
 	@mkdir -p $(BUILD)/tests
 	@cp -pR Kbuild dkms.conf p2pdma include $(BUILD)/
-	@cp -pR tests/kmod $(BUILD)/tests/
+	@cp -pR tests/kmod tests/kunit $(BUILD)/tests/
 	@scripts/stage-nvmet $(KDIR) $(BUILD)/nvmet-p2p
 	$(MAKE) -C $(KDIR) M=$(BUILD) modules
 

@@ -29,6 +29,7 @@
 #include <p2pdma/p2pdma.h>
 
 #include "nvmet.h"
+#include "nvmet-p2p-kunit.h"
 
 /* Not CONFIGFS_ATTR(): configfs.c lists them, so they cannot be static. */
 #define NVMET_P2P_ATTR(_var, _name, _mode, _show, _store)		\
@@ -107,8 +108,9 @@ static ssize_t nvmet_p2p_ns_p2pmem_show(struct config_item *item, char *page)
  * published provider, which pins it. Names first: "0000:03:00.0" would
  * otherwise read as a 0.
  */
-static int nvmet_p2p_ns_p2pmem_parse(struct nvmet_ns *ns, const char *page,
-				     bool *use, struct pci_dev **pin)
+VISIBLE_IF_KUNIT int nvmet_p2p_ns_p2pmem_parse(struct nvmet_ns *ns,
+					       const char *page, bool *use,
+					       struct pci_dev **pin)
 {
 	int len = strcspn(page, "\n");
 	struct device *dev;
@@ -137,6 +139,7 @@ static int nvmet_p2p_ns_p2pmem_parse(struct nvmet_ns *ns, const char *page,
 	*pin = to_pci_dev(dev);
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(nvmet_p2p_ns_p2pmem_parse);
 
 static ssize_t nvmet_p2p_ns_p2pmem_store(struct config_item *item,
 					 const char *page, size_t count)
@@ -199,8 +202,9 @@ static bool nvmet_p2p_ns_reaches(struct nvmet_ns *ns, struct pci_dev *provider)
  * takes p2p memory; *@pin gets the provider one of them pins, held, or
  * NULL. Returns how many, or -1 if a namespace can never take p2p memory.
  */
-static int nvmet_p2p_clients(struct nvmet_sq *sq, struct p2pdma_client **out,
-			     struct pci_dev **pin)
+VISIBLE_IF_KUNIT int nvmet_p2p_clients(struct nvmet_sq *sq,
+				       struct p2pdma_client **out,
+				       struct pci_dev **pin)
 {
 	struct nvmet_subsys *subsys = sq->ctrl->subsys;
 	struct p2pdma_client *clients;
@@ -240,13 +244,15 @@ unlock:
 	*out = clients;
 	return nr;
 }
+EXPORT_SYMBOL_IF_KUNIT(nvmet_p2p_clients);
 
 /*
  * Note @provider among the controller's, so that namespaces enabled later
  * are checked against it. False if there is no room: the queue must not
  * use a provider the check would miss.
  */
-static bool nvmet_p2p_ctrl_add(struct nvmet_ctrl *ctrl, struct pci_dev *provider)
+VISIBLE_IF_KUNIT bool nvmet_p2p_ctrl_add(struct nvmet_ctrl *ctrl,
+					 struct pci_dev *provider)
 {
 	struct pci_dev **slot = ctrl->p2p.providers;
 	bool added = false;
@@ -264,6 +270,7 @@ static bool nvmet_p2p_ctrl_add(struct nvmet_ctrl *ctrl, struct pci_dev *provider
 	mutex_unlock(&ctrl->subsys->lock);
 	return added;
 }
+EXPORT_SYMBOL_IF_KUNIT(nvmet_p2p_ctrl_add);
 
 /* Called with the subsystem's lock held, as the controller goes. */
 void nvmet_p2p_ctrl_release(struct nvmet_ctrl *ctrl)
@@ -275,6 +282,7 @@ void nvmet_p2p_ctrl_release(struct nvmet_ctrl *ctrl)
 		ctrl->p2p.providers[i] = NULL;
 	}
 }
+EXPORT_SYMBOL_IF_KUNIT(nvmet_p2p_ctrl_release);
 
 /*
  * A namespace that pins a provider must reach it, and its subsystem's
@@ -346,9 +354,9 @@ int nvmet_p2p_ns_enable(struct nvmet_ns *ns)
 }
 
 /* The provider for @sq's clients: the pinned one if it serves them all. */
-static struct pci_dev *nvmet_p2p_provider_for(struct nvmet_sq *sq,
-					      struct p2pdma_client *clients,
-					      int nr, struct pci_dev *pin)
+VISIBLE_IF_KUNIT struct pci_dev *
+nvmet_p2p_provider_for(struct nvmet_sq *sq, struct p2pdma_client *clients,
+		       int nr, struct pci_dev *pin)
 {
 	const char *virt = sq->p2p.virt_dma ? "virt:" : "";
 	struct pci_dev *provider;
@@ -370,6 +378,7 @@ static struct pci_dev *nvmet_p2p_provider_for(struct nvmet_sq *sq,
 			sq->ctrl->cntlid, virt, dev_name(sq->p2p.client));
 	return provider;
 }
+EXPORT_SYMBOL_IF_KUNIT(nvmet_p2p_provider_for);
 
 void nvmet_p2p_queue_attach(struct nvmet_req *req)
 {

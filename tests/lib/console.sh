@@ -3,7 +3,10 @@
 #
 # What fails a guest run when its kernel console shows it.
 
-readonly CONSOLE_FAILURES='Oops:|BUG:|WARNING:|Kernel panic|general protection fault|blocked for more than|UBSAN:|KASAN:|kmemleak:|rig: guest killed'
+# KASAN reports start with "BUG: KASAN:", lockdep's with "WARNING: possible
+# ..." or "INFO: trying to register non-static key", kmemleak's scan (the
+# rig's init runs one at the end) with "unreferenced object".
+readonly CONSOLE_FAILURES='Oops:|BUG:|WARNING:|Kernel panic|general protection fault|blocked for more than|UBSAN:|KASAN:|INFO: trying to register|INFO: rcu_|new suspected memory leaks|unreferenced object|rig: guest killed'
 
 # console_failure CONSOLE_LOG: print the first failure line and succeed if
 # there is one.

@@ -103,11 +103,12 @@ wait_namespace() {
 }
 
 # same_data FILE DEVICE BYTES: DEVICE's first BYTES, read with O_DIRECT,
-# equal FILE.
+# equal FILE's.
 same_data() {
 	local mib=$(($3 / 1048576))
 	dd if="$2" of=/tmp/readback bs=1M count="$mib" iflag=direct status=none &&
-		cmp "$1" /tmp/readback
+		[ "$(stat -c %s /tmp/readback)" = "$3" ] &&
+		cmp -n "$3" "$1" /tmp/readback
 }
 
 # write_direct FILE DEVICE BYTES: write FILE to DEVICE with O_DIRECT.
