@@ -217,15 +217,18 @@ int p2pdma_cmb_provider_start(void)
 void p2pdma_cmb_provider_stop(void)
 {
 	struct p2pdma_cmb *c, *tmp;
+	struct pci_dev *pdev;
 
 	if (!cmb)
 		return;
 	bus_unregister_notifier(&pci_bus_type, &p2pdma_cmb_nb);
 	list_for_each_entry_safe(c, tmp, &p2pdma_cmbs, node) {
-		device_lock(&c->pdev->dev);
+		/* The detach frees c: unlock through our own pointer. */
+		pdev = c->pdev;
+		device_lock(&pdev->dev);
 		mutex_lock(&p2pdma_cmb_lock);
 		p2pdma_cmb_detach(c);
 		mutex_unlock(&p2pdma_cmb_lock);
-		device_unlock(&c->pdev->dev);
+		device_unlock(&pdev->dev);
 	}
 }
