@@ -3,18 +3,20 @@
 # rig-options: --cmb-mb 2
 #
 # nvmet-rdma on a provider smaller than its queues need: a 2 MiB CMB (the
-# exported drive's own) under 128 KiB writes, 32 in flight (4 MiB of
-# buffers). fio's data verifies, part of the I/O ran on the CMB, the rest
-# fell back to system memory and was counted, and the CMB is all free
-# after disconnect.
+# exported drive's own) of which the test client holds all but 256 KiB,
+# under 128 KiB writes, 32 in flight. fio's data verifies, part of the
+# I/O ran on the CMB, the rest fell back to system memory and was
+# counted, and the CMB is all free after disconnect.
 
 # shellcheck source=tests/lib/guest.sh
 . "$(dirname "$0")/../lib/guest.sh"
 # shellcheck source=tests/lib/nvmet.sh
 . "$(dirname "$0")/../lib/nvmet.sh"
 
-plan 8
+plan 9
 port=$P2P_PORT
+test_ko=/run/repo/build/$(uname -r)/tests/kmod/p2pdma_test.ko
+ctl=/sys/kernel/debug/p2pdma_test/control
 
 p2p_rig cmb
 cmb=$(pci_by_serial p2p-cmb)
@@ -24,6 +26,13 @@ nvmet_export rdma "$P2P_ADDR" 4420 "$drive" allow_p2pmem=1 || bail "cannot expor
 run nvme connect -t rdma -a "$P2P_ADDR" -s 4420 -n "$TEST_NQN" || bail "cannot connect"
 remote=$(wait_namespace subsysnqn "$TEST_NQN") || bail "no remote namespace"
 check "the I/O queues took the small CMB" queues_on "$cmb"
+# Room for two writes' buffers (less what CPUs cache): how many are in
+# flight at the target at once depends on TCG's pace, so a whole 2 MiB
+# would run out only now and then.
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+run insmod "$test_ko" || bail "cannot load the test client $test_ko"
+hold() { echo "alloc $cmb $(($(cat "$mem/available") - (256 << 10)))" >"$ctl"; }
+check "the test client holds all of the CMB but 256 KiB" hold
 # More buffers in flight than the CMB holds; every block read back and
 # checked.
 fio_verify() {
@@ -44,6 +53,8 @@ check "the rest fell back to system memory and were counted" \
 check "the CMB counted failed allocations as the port counted fallbacks" \
 	[ "$(cat "$mem/failed_allocations")" -ge "$(port_stat fallback_exhausted)" ]
 check "nvme disconnect" run nvme disconnect -n "$TEST_NQN"
+echo "free $cmb" >"$ctl"
+run rmmod p2pdma_test
 nvmet_clear
 check "the CMB has all its memory back" provider_all_back
 run rdma link delete rxe0
