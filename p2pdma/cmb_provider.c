@@ -9,6 +9,7 @@
  * (CMBMSC) after each reset. Legacy CMBs are always on.
  */
 
+#include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/module.h>
@@ -29,6 +30,8 @@ MODULE_PARM_DESC(cmb, "Register the CMBs of NVMe controllers driven by the nvme 
 
 /* How often a 1.4-style CMB is checked for a reset that turned it off. */
 #define P2PDMA_CMB_WATCH_MS 100
+/* Tries, 20 ms apart, to enable a 1.4-style CMB while the driver resets. */
+#define P2PDMA_CMB_ENABLE_TRIES 25
 
 /**
  * struct p2pdma_cmb - a CMB we registered
@@ -115,15 +118,19 @@ static void p2pdma_cmb_attach(struct pci_dev *pdev)
 
 	/*
 	 * A 1.4-style CMB shows its size only while CMBMSC.CRE is set, and
-	 * the nvme driver's own (asynchronous) reset may clear it meanwhile.
+	 * the nvme driver's own (asynchronous) reset may clear it meanwhile:
+	 * try again for up to P2PDMA_CMB_ENABLE_TRIES * 20 ms.
 	 */
 	cap = lo_hi_readq(c->regs + NVME_REG_CAP);
-	for (tries = 0; tries < 3; tries++) {
+	for (tries = 0; tries < P2PDMA_CMB_ENABLE_TRIES; tries++) {
 		if (NVME_CAP_CMBS(cap))
 			writel(NVME_CMBMSC_CRE, c->regs + NVME_REG_CMBMSC);
-		if (readl(c->regs + NVME_REG_CMBSZ))
+		if (readl(c->regs + NVME_REG_CMBSZ) || !NVME_CAP_CMBS(cap))
 			break;
+		msleep(20);
 	}
+	if (NVME_CAP_CMBS(cap) && tries == P2PDMA_CMB_ENABLE_TRIES)
+		pci_info(pdev, "p2pdma: CMB not used: it stayed off while the controller reset; rebind the nvme driver to try again\n");
 	if (!p2pdma_cmb_locate(pdev, c->regs, &bar, &offset, &size))
 		goto unmap;
 	if (NVME_CAP_CMBS(cap)) {
