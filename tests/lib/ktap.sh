@@ -17,11 +17,12 @@ plan() {
 }
 
 # check DESCRIPTION COMMAND...: one KTAP case, passed when COMMAND succeeds.
+# The log line gives the seconds since the script started, to find slow steps.
 check() {
 	local desc=$1
 	shift
 	ktap_count=$((ktap_count + 1))
-	echo "== case $ktap_count: $desc"
+	echo "== case $ktap_count (at ${SECONDS} s): $desc"
 	if "$@"; then
 		echo "ok $ktap_count $desc" >>"$KTAP"
 	else
