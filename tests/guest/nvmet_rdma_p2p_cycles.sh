@@ -22,12 +22,14 @@ nvmet_export rdma "$P2P_ADDR" 4420 "$drive" allow_p2pmem=1 || bail "cannot expor
 io_queues=0
 # cycle N: connect, write and read back 1 MiB at offset N MiB, disconnect.
 cycle() {
-	local remote c
+	local remote c nqn queues
 	nvme connect -t rdma -a "$P2P_ADDR" -s 4420 -n "$TEST_NQN" >/dev/null || return 1
 	remote=$(wait_namespace subsysnqn "$TEST_NQN") || return 1
 	for c in /sys/class/nvme/nvme*; do
-		[ "$(cat "$c/subsysnqn")" = "$TEST_NQN" ] || continue
-		io_queues=$((io_queues + $(cat "$c/queue_count") - 1))
+		sysfs_read nqn "$c/subsysnqn"
+		[ "$nqn" = "$TEST_NQN" ] || continue
+		sysfs_read queues "$c/queue_count"
+		io_queues=$((io_queues + queues - 1))
 	done
 	head -c "$SIZE" /dev/urandom >/tmp/chunk
 	dd if=/tmp/chunk of="$remote" bs=1M seek="$1" oflag=direct status=none &&

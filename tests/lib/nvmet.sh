@@ -63,14 +63,26 @@ nvmet_clear() {
 	done
 }
 
+# sysfs_read VAR FILE: VAR = FILE's first line without spaces ('' if
+# FILE cannot be read). No process: the lookups below run in polling
+# loops, where a process per read (a second in the debug kernel) was most
+# of their time.
+sysfs_read() {
+	local -n sysfs_read_var=$1
+	sysfs_read_var=
+	read -r sysfs_read_var 2>/dev/null <"$2"
+	sysfs_read_var=${sysfs_read_var// /}
+}
+
 # nvme_namespace_where ATTR VALUE: the namespace block device whose NVMe
 # subsystem (or controller) has ATTR = VALUE (spaces ignored).
 nvme_namespace_where() {
-	local b
+	local b v
 	for b in /sys/block/nvme*n*; do
-		[[ $(basename "$b") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
-		if [ "$(tr -d ' ' <"$b/device/$1" 2>/dev/null)" = "$2" ]; then
-			echo "/dev/$(basename "$b")"
+		[[ ${b##*/} =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
+		sysfs_read v "$b/device/$1"
+		if [ "$v" = "$2" ]; then
+			echo "/dev/${b##*/}"
 			return 0
 		fi
 	done
@@ -80,12 +92,13 @@ nvme_namespace_where() {
 # remote_nsid NSID: the block device of namespace NSID of $TEST_NQN on
 # this host, the NVMe-oF host side.
 remote_nsid() {
-	local b
+	local b nqn nsid
 	for b in /sys/block/nvme*n*; do
-		[[ $(basename "$b") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
-		if [ "$(cat "$b/device/subsysnqn" 2>/dev/null)" = "$TEST_NQN" ] &&
-			[ "$(cat "$b/nsid" 2>/dev/null)" = "$1" ]; then
-			echo "/dev/$(basename "$b")"
+		[[ ${b##*/} =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
+		sysfs_read nqn "$b/device/subsysnqn"
+		sysfs_read nsid "$b/nsid"
+		if [ "$nqn" = "$TEST_NQN" ] && [ "$nsid" = "$1" ]; then
+			echo "/dev/${b##*/}"
 			return 0
 		fi
 	done
@@ -95,9 +108,9 @@ remote_nsid() {
 # wait_namespace ATTR VALUE: wait up to 20 s for that namespace to appear.
 wait_namespace() {
 	local i
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 400; i++)); do
 		nvme_namespace_where "$1" "$2" && return 0
-		sleep 0.1
+		sleep 0.05
 	done
 	return 1
 }
