@@ -8,11 +8,23 @@
 # shellcheck source=tests/lib/ktap.sh
 . "$(dirname "${BASH_SOURCE[0]}")/ktap.sh"
 
+# sysfs_read VAR FILE: VAR = FILE's first line without spaces ('' if
+# FILE cannot be read). No process: the device lookups run in polling
+# loops, where a process per read (a second in the debug kernel) was most
+# of their time.
+sysfs_read() {
+	local -n sysfs_read_var=$1
+	sysfs_read_var=
+	read -r sysfs_read_var 2>/dev/null <"$2"
+	sysfs_read_var=${sysfs_read_var// /}
+}
+
 # nvme_by_serial SERIAL: the controller (nvmeN) of the rig drive SERIAL.
 nvme_by_serial() {
-	local c
+	local c serial
 	for c in /sys/class/nvme/nvme*; do
-		if [ "$(tr -d ' ' <"$c/serial")" = "$1" ]; then
+		sysfs_read serial "$c/serial"
+		if [ "$serial" = "$1" ]; then
 			basename "$c"
 			return 0
 		fi
@@ -29,9 +41,11 @@ pci_by_serial() {
 
 # pci_by_id VENDOR:DEVICE: the PCI address of the first such device.
 pci_by_id() {
-	local d
+	local d vendor device
 	for d in /sys/bus/pci/devices/*; do
-		if [ "$(cat "$d/vendor"):$(cat "$d/device")" = "$1" ]; then
+		sysfs_read vendor "$d/vendor"
+		sysfs_read device "$d/device"
+		if [ "$vendor:$device" = "$1" ]; then
 			basename "$d"
 			return 0
 		fi

@@ -63,17 +63,6 @@ nvmet_clear() {
 	done
 }
 
-# sysfs_read VAR FILE: VAR = FILE's first line without spaces ('' if
-# FILE cannot be read). No process: the lookups below run in polling
-# loops, where a process per read (a second in the debug kernel) was most
-# of their time.
-sysfs_read() {
-	local -n sysfs_read_var=$1
-	sysfs_read_var=
-	read -r sysfs_read_var 2>/dev/null <"$2"
-	sysfs_read_var=${sysfs_read_var// /}
-}
-
 # nvme_namespace_where ATTR VALUE: the namespace block device whose NVMe
 # subsystem (or controller) has ATTR = VALUE (spaces ignored).
 nvme_namespace_where() {
