@@ -47,11 +47,23 @@ check "the rest fell back to system memory and were counted" \
 	[ "$(port_stat fallback_exhausted)" -gt 0 ]
 run echo "free $shm" >"$ctl"
 check "all of the provider is free again" provider_all_back
+ios_before_run=$(port_stat ios)
 
-# The provider's device goes away in the middle of a run.
-fio_verify 16M 6 >/tmp/fio.log 2>&1 &
+# The provider's device goes away in the middle of a run: fio runs one
+# 16 MiB verified pass after another until told to stop, so it is still
+# running however fast the guest is.
+rm -f /tmp/stop
+fio_until_stop() {
+	local runs=0
+	while [ ! -e /tmp/stop ]; do
+		fio_verify 16M 1 || return 1
+		runs=$((runs + 1))
+	done
+	echo "$runs verified fio runs"
+}
+fio_until_stop >/tmp/fio.log 2>&1 &
 fio=$!
-sleep 5
+for ((i = 0; i < 300 && $(port_stat ios) < ios_before_run + 200; i++)); do sleep 0.1; done
 ios_before=$(port_stat ios)
 fallbacks_before=$(port_stat fallback_exhausted)
 echo "removing $shm with fio running (p2p I/Os so far: $ios_before)"
@@ -61,6 +73,9 @@ check "the device removal completes while fio runs" \
 	bash -c "for i in \$(seq 600); do kill -0 $remove 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
 check "the provider is gone" [ ! -e "/sys/bus/pci/devices/$shm" ]
 check "fio was still running when the provider went" kill -0 "$fio"
+# Some I/O on system memory after the removal, then the last pass ends.
+for ((i = 0; i < 300 && $(port_stat fallback_exhausted) < fallbacks_before + 50; i++)); do sleep 0.1; done
+touch /tmp/stop
 check "fio finishes and every block verifies" wait "$fio"
 cat /tmp/fio.log
 check "the queues went on in system memory, counted as fallbacks" \
