@@ -344,3 +344,12 @@ bool p2pdma_page_is_ours(struct page *page)
 	       page->pgmap->ops == &p2pdma_pgmap_ops;
 }
 EXPORT_SYMBOL_GPL(p2pdma_page_is_ours);
+
+struct pci_dev *p2pdma_page_provider(struct page *page)
+{
+	if (!p2pdma_page_is_ours(page))
+		return NULL;
+	/* A held page holds its range, and the range its provider. */
+	return container_of(page->pgmap, struct p2pdma_range, pgmap)->provider->pdev;
+}
+EXPORT_SYMBOL_GPL(p2pdma_page_provider);

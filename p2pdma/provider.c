@@ -111,7 +111,7 @@ static struct p2pdma_provider *p2pdma_provider_create(struct pci_dev *pdev)
 	INIT_LIST_HEAD(&p->ranges);
 	mutex_init(&p->lock);
 	spin_lock_init(&p->users_lock);
-	xa_init(&p->verdicts);
+	xa_init_flags(&p->verdicts, XA_FLAGS_LOCK_IRQ);
 	p->pool = gen_pool_create(PAGE_SHIFT, dev_to_node(&pdev->dev));
 	p->cpu = alloc_percpu(struct p2pdma_cpu);
 	err = p->pool && p->cpu ? 0 : -ENOMEM;
@@ -296,15 +296,10 @@ unlock:
 }
 EXPORT_SYMBOL_GPL(p2pdma_add_resource);
 
-/**
- * p2pdma_remove_resources() - tear a provider down now
- * @pdev: the provider
- *
- * For providers on devices another driver owns (the CMB provider), whose
- * devres is released only when that driver unbinds: releases exactly our
- * own devres entries, in the same order as an unbind would, and so waits
- * until every allocation has been freed. Releasing a devres group instead
- * would also release entries the owning driver added meanwhile.
+/*
+ * Releases exactly our own devres entries, in the order an unbind would:
+ * releasing a devres group instead would also release entries the owning
+ * driver added meanwhile.
  */
 void p2pdma_remove_resources(struct pci_dev *pdev)
 {
@@ -330,6 +325,7 @@ void p2pdma_remove_resources(struct pci_dev *pdev)
 	devm_release_action(&pdev->dev, p2pdma_sysfs_remove, pdev);
 	devm_release_action(&pdev->dev, p2pdma_provider_release, p);
 }
+EXPORT_SYMBOL_GPL(p2pdma_remove_resources);
 
 void p2pdma_publish(struct pci_dev *pdev, bool publish)
 {

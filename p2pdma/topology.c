@@ -153,6 +153,20 @@ static u64 p2pdma_bus_end(struct pci_dev *pdev, u64 *bus_at, u64 *cpu_at)
 	return end;
 }
 
+/*
+ * The device at 00.0 of a host bridge's root bus, which names the bridge,
+ * or NULL. Read without pci_bus_sem, which sleeps: verdicts are taken on
+ * the I/O path, and a root bus's first device stays as long as the bus.
+ */
+static struct pci_dev *p2pdma_host_bridge_dev(struct pci_host_bridge *hb)
+{
+	struct pci_dev *root = list_first_entry_or_null(&hb->bus->devices,
+							 struct pci_dev,
+							 bus_list);
+
+	return root && root->devfn == PCI_DEVFN(0, 0) ? root : NULL;
+}
+
 /* Verdict for a path that routes through the host bridge. */
 static void p2pdma_host_bridge_path(struct pci_dev *provider,
 				    struct pci_dev *client,
@@ -176,7 +190,7 @@ static void p2pdma_host_bridge_path(struct pci_dev *provider,
 			       "different switch: the path goes through the host bridge, which p2pdma uses only with allow_host_bridge=1 and a host bridge on the allowlist");
 		return;
 	}
-	root = pci_get_slot(hb->bus, PCI_DEVFN(0, 0));
+	root = p2pdma_host_bridge_dev(hb);
 	if (!p2pdma_host_bridge_allowed(root)) {
 		v->reason = P2PDMA_HOST_BRIDGE_UNLISTED;
 		if (root)
@@ -187,7 +201,6 @@ static void p2pdma_host_bridge_path(struct pci_dev *provider,
 			seq_buf_printf(why,
 				       "the path goes through a host bridge without a device at 00.0, which cannot be on the allowlist");
 	}
-	pci_dev_put(root);
 }
 
 /*
@@ -345,13 +358,18 @@ static void p2pdma_cache(struct pci_dev *provider, unsigned long key,
 			    FIELD_PREP(P2PDMA_V_REASON, v->reason) |
 			    FIELD_PREP(P2PDMA_V_PATH, v->path) | P2PDMA_V_VALID;
 	struct p2pdma_provider *p;
+	unsigned long flags;
 
 	rcu_read_lock();
 	p = p2pdma_provider_find_rcu(provider);
 	/* Best effort: without memory the next call walks again. */
-	if (p)
-		xa_store(&p->verdicts, key, xa_mk_value(val),
-			 GFP_NOWAIT | __GFP_NOWARN);
+	if (p) {
+		/* Any context: block drivers judge in their queue_rq. */
+		xa_lock_irqsave(&p->verdicts, flags);
+		__xa_store(&p->verdicts, key, xa_mk_value(val),
+			   GFP_NOWAIT | __GFP_NOWARN);
+		xa_unlock_irqrestore(&p->verdicts, flags);
+	}
 	rcu_read_unlock();
 }
 

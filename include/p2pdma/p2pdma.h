@@ -55,6 +55,20 @@ int p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 			u64 offset);
 
 /**
+ * p2pdma_remove_resources() - tear a provider down now, waiting for its memory
+ * @pdev: the provider, still bound to the driver that registered it
+ *
+ * For a driver that must have every allocation back while its device
+ * still works (an NVMe controller's CMB, before the controller is shut
+ * down): does what unbinding would do to the memory registered with
+ * p2pdma_add_resource(), now. New allocations fail at once, userspace
+ * mappings are revoked, and the call returns once all the memory has
+ * been freed. Does nothing for a device that is not a provider.
+ * Context: process, sleeps.
+ */
+void p2pdma_remove_resources(struct pci_dev *pdev);
+
+/**
  * p2pdma_publish() - offer a provider's memory to other drivers, or stop
  * @pdev: a device with memory registered by p2pdma_add_resource()
  * @publish: true to publish, false to withdraw
@@ -194,6 +208,19 @@ void __p2pdma_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl,
 bool p2pdma_page_is_ours(struct page *page);
 
 /**
+ * p2pdma_page_provider() - the provider a page of peer-to-peer memory is from
+ * @page: any page
+ *
+ * For a driver that maps pages it did not allocate (a block driver's
+ * request data) and must judge those of ours with p2pdma_judge(). The
+ * provider stays valid while the caller holds @page. Context: any.
+ *
+ * Return: the provider (no reference taken), or NULL if @page is not
+ * peer-to-peer memory of ours.
+ */
+struct pci_dev *p2pdma_page_provider(struct page *page);
+
+/**
  * DOC: Topology verdicts
  *
  * Debian's DMA layer treats our pages as RAM: it hands a device the address
@@ -293,8 +320,9 @@ struct p2pdma_verdict {
  * @client: the client
  * @verdict: filled in
  *
- * Uses the cached verdict when there is one. Context: process (walking
- * the topology reads config space and may sleep).
+ * Uses the cached verdict when there is one, and walks the topology
+ * without sleeping when there is none, so that block drivers can judge
+ * each request's pages. Context: any.
  *
  * Return: @verdict->distance when supported, else -1.
  */
