@@ -22,9 +22,9 @@ all: modules tools
 tools:
 	$(MAKE) -C tools
 
-# Our sources are copied into build/<release>/ next to the staged nvmet
-# family, so that one M= build per kernel sees them all and several kernels
-# can be built side by side.
+# Our sources are copied into build/<release>/ next to the staged NVMe PCI
+# driver and nvmet family, so that one M= build per kernel sees them all
+# and several kernels can be built side by side.
 modules:
 	@test -n "$(KVER)" || scripts/kernels default >/dev/null
 	@scripts/kernel-info $(KDIR) $(KVER) >/dev/null
@@ -32,7 +32,8 @@ modules:
 	@mkdir -p $(BUILD)/tests
 	@cp -pR Kbuild dkms.conf p2pdma include $(BUILD)/
 	@cp -pR tests/kmod tests/kunit $(BUILD)/tests/
-	@scripts/stage-nvmet $(KDIR) $(BUILD)/nvmet-p2p
+	@scripts/stage-nvme host $(KDIR) $(BUILD)/nvme-p2p
+	@scripts/stage-nvme target $(KDIR) $(BUILD)/nvmet-p2p
 	$(MAKE) -C $(KDIR) M=$(BUILD) modules
 
 clean:

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Linked into every module of the rebuilt nvmet family (scripts/stage-nvmet).
+ * Linked into every module of the rebuilt nvmet family (scripts/stage-nvme).
  *
  * The version tells our modules apart from the in-tree ones, which have
  * none: modinfo shows it and a srcversion, and DKMS's version check accepts

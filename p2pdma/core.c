@@ -26,15 +26,10 @@ static int __init p2pdma_init(void)
 	err = p2pdma_bar_driver_register();
 	if (err)
 		goto cdev;
-	err = p2pdma_cmb_provider_start();
-	if (err)
-		goto bar_driver;
 	p2pdma_debugfs_start();
 	pr_info("version %s loaded\n", P2PDMA_VERSION);
 	return 0;
 
-bar_driver:
-	p2pdma_bar_driver_unregister();
 cdev:
 	p2pdma_cdev_stop();
 topology:
@@ -46,7 +41,6 @@ module_init(p2pdma_init);
 static void __exit p2pdma_exit(void)
 {
 	p2pdma_debugfs_stop();
-	p2pdma_cmb_provider_stop();
 	p2pdma_bar_driver_unregister();
 	p2pdma_cdev_stop();
 	p2pdma_topology_stop();

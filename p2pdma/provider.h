@@ -170,9 +170,6 @@ extern struct bin_attribute p2pdma_allocate_attr;
 
 int p2pdma_bar_driver_register(void);
 void p2pdma_bar_driver_unregister(void);
-void p2pdma_remove_resources(struct pci_dev *pdev);
-int p2pdma_cmb_provider_start(void);
-void p2pdma_cmb_provider_stop(void);
 
 void p2pdma_topology_changed(void);
 int p2pdma_topology_start(void);

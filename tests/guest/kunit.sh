@@ -4,8 +4,8 @@
 #
 # The KUnit suites of our modules, in the debug kernel (the only one with
 # KUnit), on the rig's devices: tests/kunit/p2pdma_kunit.ko (the core's
-# exported API and attributes) and nvmet-p2p-kunit.ko (nvmet-p2p's provider
-# selection). Each KUnit case is one result, read from the suites' KTAP in
+# exported API and attributes), nvme-p2p-kunit.ko (where the NVMe driver
+# finds a CMB) and nvmet-p2p-kunit.ko (nvmet-p2p's provider selection). Each KUnit case is one result, read from the suites' KTAP in
 # debugfs; a case that never ran fails through the plan, counted from
 # the sources, and a crash fails the guest through its console.
 
@@ -14,14 +14,15 @@
 
 build=/run/repo/build/$(uname -r)
 suites=("$build/tests/kunit/p2pdma_kunit.ko"
+	"$build/nvme-p2p/drivers/nvme/host/nvme-p2p-kunit.ko"
 	"$build/nvmet-p2p/drivers/nvme/target/nvmet-p2p-kunit.ko")
-sources=(/run/repo/tests/kunit/*.c /run/repo/nvmet-p2p/*kunit*.c)
+sources=(/run/repo/tests/kunit/*.c /run/repo/nvme-p2p/*kunit*.c /run/repo/nvmet-p2p/*kunit*.c)
 plan "$(cat "${sources[@]}" | grep -cE '^[[:space:]]*KUNIT_CASE(_PARAM)?\(')"
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 [ -d /sys/kernel/debug/kunit ] || bail "no KUnit in this kernel ($(uname -r)): run with --kernel debug"
 
-# The fixture the suites expect: p2pdma with the CMB providers, the
+# The fixture the suites expect: p2pdma with the CMBs our nvme registers, the
 # ivshmem BAR as a generic provider, the drives' driver, nvmet.
 run modprobe -a nvme p2pdma e1000e || bail "cannot load p2pdma and drivers"
 ivshmem=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"
@@ -54,4 +55,4 @@ done
 for ko in "${suites[@]}"; do
 	run rmmod "$(basename "$ko" .ko)"
 done
-run modprobe -r nvmet p2pdma
+run modprobe -r nvmet nvme p2pdma

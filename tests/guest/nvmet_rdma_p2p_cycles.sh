@@ -54,4 +54,4 @@ check "the provider has all its memory back, nvmet holds none" all_back
 nvmet_clear
 run rdma link delete rxe0
 check "nvmet-rdma and nvmet unload" unloads nvmet-rdma nvmet
-check "p2pdma unloads, its provider unbinding at once" unloads p2pdma
+check "nvme and p2pdma unload, the provider unbinding at once" unloads nvme p2pdma

@@ -84,5 +84,5 @@ check "nvme disconnect" run nvme disconnect -n "$TEST_NQN"
 nvmet_clear
 run rdma link delete rxe0
 run rmmod p2pdma_test
-check "nvmet-rdma, nvmet and p2pdma unload" unloads nvmet-rdma nvmet p2pdma
+check "nvmet-rdma, nvmet, nvme and p2pdma unload" unloads nvmet-rdma nvmet nvme p2pdma
 echo 1 >/sys/bus/pci/rescan

@@ -22,7 +22,7 @@ dev=/sys/bus/pci/devices/$shm
 mem=$dev/p2pmem
 alloc=$mem/allocate
 
-run modprobe p2pdma cmb=0 || bail "cannot load p2pdma"
+run modprobe p2pdma || bail "cannot load p2pdma"
 bind_bar_provider "$shm" || bail "the ivshmem BAR did not register"
 
 opt_in_refuses_bad_input() {

@@ -7,8 +7,11 @@
 # target drive and in the provider's memory). The drive outside the switch
 # is refused with EREMOTEIO in both directions and its data stays; plain
 # O_DIRECT into a char device mapping fails (EFAULT: it cannot be pinned);
-# the allocate file refuses to map without the opt-in and, with it, lets
-# the unchecked transfer through, as documented. Nothing stays mapped.
+# the allocate file refuses to map without the opt-in; with it, plain
+# O_DIRECT between an allocate mapping and the outside drive is refused
+# by our nvme driver (EREMOTEIO) and leaves that drive's data as it was,
+# while between the drives behind the switch it moves the data. Nothing
+# stays mapped.
 
 # shellcheck source=tests/lib/guest.sh
 . "$(dirname "$0")/../lib/guest.sh"
@@ -17,7 +20,7 @@
 # shellcheck source=tests/lib/usermap.sh
 . "$(dirname "$0")/../lib/usermap.sh"
 
-plan 16
+plan 21
 readonly SIZE=$((16 << 20))
 copy=/run/repo/tools/p2pmem-copy
 backing=/run/out/ivshmem.bin
@@ -87,9 +90,20 @@ check "plain O_DIRECT into a char device mapping fails (EFAULT: not pinnable)" \
 	refused 'Bad address' -m "$shm_node" -p -i "$first" -s 1M
 check "without the opt-in, allocate does not map (EPERM)" \
 	refused 'Operation not permitted' -a "/sys/bus/pci/devices/$shm/p2pmem/allocate" -i "$outside" -s 1M
+alloc=/sys/bus/pci/devices/$shm/p2pmem/allocate
 echo 1 >"/sys/bus/pci/devices/$shm/p2pmem/allow_user_dma"
-check "with it, plain O_DIRECT between allocate and the outside drive is not checked" \
-	copies -a "/sys/bus/pci/devices/$shm/p2pmem/allocate" -i "$outside" -s 1M -v
+dmesg -C
+check "with it, O_DIRECT from the outside drive into allocate is refused (EREMOTEIO)" \
+	refused 'Remote I/O error' -a "$alloc" -i "$outside" -s 1M
+check "so is O_DIRECT from allocate to the outside drive" \
+	refused 'Remote I/O error' -a "$alloc" -i "$first" -o "$outside" -s 1M
+check "the outside drive's data is still untouched" at 0 /tmp/outside "$outside"
+check "nvme's log names the provider and how to find out more" \
+	grep -q "I/O refused: its data is in p2p memory of $shm, which this controller may not reach (scripts/p2pdma-explain $shm" <(dmesg)
+check "O_DIRECT $first -> allocate -> $second at 32 MiB, verified" \
+	copies -a "$alloc" -i "$first" -o "$second" -O 32M -s 4M -v
+dd if="$first" of=/tmp/first-32m bs=1M skip=32 count=4 iflag=direct status=none
+check "$second holds the data" at $((32 * MIB)) /tmp/first-32m "$second"
 check "an anonymous-memory baseline copy to the outside drive verifies" \
 	copies -i "$first" -o "$outside" -s 4M -v
 head -c $((4 * MIB)) /tmp/pattern1 >/tmp/pattern1-head

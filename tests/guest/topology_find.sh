@@ -78,4 +78,4 @@ check "and find gives it a provider" finds_provider "virt:$nic"
 echo 0 >"$params/soft_rdma"
 run rdma link delete rxe0
 run rmmod p2pdma_test
-check "p2pdma unloads with its providers registered" unloads p2pdma
+check "nvme and p2pdma unload with their providers registered" unloads nvme p2pdma

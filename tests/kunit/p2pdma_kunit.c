@@ -1914,7 +1914,7 @@ static void p2pk_bool_input(struct kunit *test)
 /* Read-only files refuse writers at open and keep their value. */
 static void p2pk_read_only(struct kunit *test)
 {
-	static const char * const params[] = { "cmb", "generic_bar" };
+	static const char * const params[] = { "generic_bar" };
 	static const char * const stats[] = {
 		"size", "available", "published", "in_use", "peak_in_use",
 		"cached", "mapped", "allocations", "frees",

@@ -99,6 +99,22 @@ wait_for() {
 	return 1
 }
 
+# gone_soon PID: process PID ends within 30 s.
+gone_soon() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# still_waits PID: process PID is still running 2 s later.
+still_waits() {
+	sleep 2
+	kill -0 "$1"
+}
+
 # installed_by_dkms MODULE: modprobe's file for MODULE is in updates/dkms
 # and is there.
 installed_by_dkms() {

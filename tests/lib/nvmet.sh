@@ -199,18 +199,19 @@ readonly P2P_ADDR=192.0.2.1
 P2P_PORT=$NVMET/ports/1
 
 # p2p_rig ivshmem|cmb: the rig ready for nvmet-rdma on p2p memory over
-# rxe: p2pdma with that provider (cmb: the CMBs, p2p-cmb's the one used;
-# ivshmem: the ivshmem BAR alone, bound to p2pdma_bar, cmb=0), nvme, rxe0
+# rxe: p2pdma with that provider (cmb: the CMBs our nvme driver registers,
+# p2p-cmb's the one used; ivshmem: the ivshmem BAR alone, bound to
+# p2pdma_bar, nvme cmb=0), rxe0
 # on the e1000e at $P2P_ADDR, soft_rdma=1 (the test-rig option), configfs
 # and nvmet-rdma. Sets drive (the p2p-cmb namespace), nic (the netdev),
 # shm, and mem (the provider's p2pmem/ directory). Bails out on failure.
 p2p_rig() {
 	if [ "$1" = cmb ]; then
-		run modprobe p2pdma || bail "cannot load p2pdma"
+		run modprobe nvme || bail "cannot load nvme"
 	else
-		run modprobe p2pdma cmb=0 || bail "cannot load p2pdma"
+		run modprobe nvme cmb=0 || bail "cannot load nvme"
 	fi
-	run modprobe -a nvme e1000e crc32_generic rdma_rxe nvme-rdma || bail "cannot load drivers"
+	run modprobe -a p2pdma e1000e crc32_generic rdma_rxe nvme-rdma || bail "cannot load drivers"
 	configfs_mount || bail "cannot mount configfs"
 	drive=$(wait_namespace serial p2p-cmb) || bail "no rig drive p2p-cmb"
 	shm=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"

@@ -47,16 +47,6 @@ both_patterns_in() {
 	pattern_passed_through "$1" "$2" "$3" && pattern_passed_through "$1" "$4" "$5"
 }
 
-# gone_soon PID: process PID ends within 30 s.
-gone_soon() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # user_mapping_checks PATH: USER_MAPPING_CHECKS checks of mmap on PATH.
 user_mapping_checks() {
 	local path=$1 run_id=$RANDOM$RANDOM first second forker size

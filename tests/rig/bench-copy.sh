@@ -16,8 +16,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/tests/lib/nvmet.sh"
 
 rounds=${P2PDMA_BENCH_ROUNDS:-3}
-modprobe p2pdma cmb=0
-modprobe nvme
+modprobe nvme cmb=0
 drive=$(wait_namespace serial p2p-cmb)
 shm=$(pci_by_id 0x1af4:0x1110)
 bind_bar_provider "$shm"

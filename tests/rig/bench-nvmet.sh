@@ -23,8 +23,8 @@ secs=${P2PDMA_BENCH_SECS:-5}
 rounds=${P2PDMA_BENCH_ROUNDS:-3}
 intree=/lib/modules/$(uname -r)/kernel/drivers/nvme/target
 
-modprobe p2pdma cmb=0
-modprobe -a nvme e1000e crc32_generic rdma_rxe nvme-rdma rdma_cm ib_core
+modprobe nvme cmb=0
+modprobe -a p2pdma e1000e crc32_generic rdma_rxe nvme-rdma rdma_cm ib_core
 configfs_mount
 drive=$(wait_namespace serial p2p-cmb)
 shm=$(pci_by_id 0x1af4:0x1110)

@@ -18,8 +18,8 @@ say() { printf '   %s\n' "$*"; }
 echo "== Guest up: kernel $(uname -r)"
 # cmb=0: QEMU emulates a CMB access by access, and rxe copies with the
 # CPU (about 40 IOPS of 4 KiB here); the ivshmem BAR is plain memory.
-modprobe p2pdma cmb=0
-modprobe -a nvme e1000e crc32_generic rdma_rxe nvme-rdma
+modprobe nvme cmb=0
+modprobe -a p2pdma e1000e crc32_generic rdma_rxe nvme-rdma
 configfs_mount
 drive=$(wait_namespace serial p2p-cmb)
 nic=$(rig_nic)
@@ -38,9 +38,8 @@ done
 say "ivshmem at $(pci_by_id 0x1af4:0x1110), e1000e at $(pci_by_id 0x8086:0x10d3) ($nic)"
 
 echo "== Modules: what modprobe loads, and from where"
-modprobe p2pdma
 modprobe nvmet-rdma
-for m in p2pdma nvmet nvmet-rdma; do
+for m in p2pdma nvme nvmet nvmet-rdma; do
 	say "$m $(modinfo -F version "$m") from $(modinfo -n "$m")"
 done
 say "kernel log: $(dmesg | grep -m1 -o 'p2pdma: version .*')"
@@ -49,7 +48,7 @@ for serial in p2p-cmb p2p-legacy p2p-outside; do
 	if [ -d "$p2pmem" ]; then
 		say "p2p memory: CMB of $serial, $(($(cat "$p2pmem/size") >> 20)) MiB, published=$(cat "$p2pmem/published")"
 	else
-		say "p2p memory: none on $serial (CMBs not registered: p2pdma cmb=0)"
+		say "p2p memory: none on $serial (CMBs not registered: nvme cmb=0)"
 	fi
 done
 
@@ -117,5 +116,5 @@ fi
 rdma link delete rxe0
 provider_line "$provider"
 say "all of the provider's memory is back"
-modprobe -r nvmet-rdma nvmet p2pdma
-say "disconnected, target cleared, modules unloaded"
+modprobe -r nvmet-rdma nvmet
+say "disconnected, target cleared, nvmet unloaded"
