@@ -9,7 +9,7 @@
 # shellcheck source=tests/lib/guest.sh
 . "$(dirname "$0")/../lib/guest.sh"
 
-plan 36
+plan 37
 readonly PAGE=4096 MIB=$((1 << 20))
 bdf=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"
 dev=/sys/bus/pci/devices/$bdf
