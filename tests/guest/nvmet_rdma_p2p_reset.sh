@@ -6,14 +6,17 @@
 # verifies, the I/O went through the CMB, and CMBMSC, sampled from the BAR
 # all along, never shows the CMB off while it is published. Commands that
 # a reset cancels are requeued into the same buffers; with the CMB off
-# they would read or write what the controller no longer decodes.
+# they would read or write what the controller no longer decodes. Then
+# p2p-legacy, pinned to that CMB, under fio while nvme unbinds from
+# p2p-cmb: the unbind waits for nvmet's buffers only, nvmet falls back to
+# system memory, and every block verifies.
 
 # shellcheck source=tests/lib/guest.sh
 . "$(dirname "$0")/../lib/guest.sh"
 # shellcheck source=tests/lib/nvmet.sh
 . "$(dirname "$0")/../lib/nvmet.sh"
 
-plan 8
+plan 13
 readonly CMBMSC=0x50 CMSE_BIT=1
 bar_py=$(dirname "$0")/../lib/bar.py
 
@@ -57,4 +60,44 @@ check "nvme disconnect" run nvme disconnect -n "$TEST_NQN"
 nvmet_clear
 check "the CMB has all its memory back" provider_all_back
 check "the drive still reads" dd if="$drive" of=/dev/null bs=1M count=4 iflag=direct status=none
+
+# Memory held by nvmet when the CMB's controller goes: p2p-legacy, pinned
+# to p2p-cmb's CMB, exported under fio; nvme unbinds from p2p-cmb.
+legacy=$(wait_namespace serial p2p-legacy) || bail "no rig drive p2p-legacy"
+nvmet_export rdma "$P2P_ADDR" 4420 "$legacy" allow_p2pmem=1 "ns.p2pmem=$cmb" ||
+	bail "cannot export p2p-legacy"
+run nvme connect -t rdma -a "$P2P_ADDR" -s 4420 -n "$TEST_NQN" || bail "cannot connect"
+remote=$(wait_namespace subsysnqn "$TEST_NQN") || bail "no remote namespace"
+rm -f /tmp/stop2
+fio_until_stop() {
+	local runs=0
+	while [ ! -e /tmp/stop2 ]; do
+		fio --name=unbind --filename="$remote" --ioengine=libaio --direct=1 \
+			--rw=randwrite --bs=64k --iodepth=8 --size=16M \
+			--verify=crc32c --do_verify=1 --verify_fatal=1 \
+			--output=/tmp/fio2.out || return 1
+		runs=$((runs + 1))
+	done
+	echo "$runs verified fio runs"
+}
+fio_until_stop >/tmp/fio2.log 2>&1 &
+fio=$!
+ios=$(port_stat ios)
+for ((i = 0; i < 300 && $(port_stat ios) < ios + 100; i++)); do sleep 0.1; done
+fallbacks=$(port_stat fallback_exhausted)
+echo "unbinding nvme from p2p-cmb with nvmet on its CMB (p2p I/Os so far: $(port_stat ios))"
+echo "$cmb" >/sys/bus/pci/drivers/nvme/unbind &
+unbind=$!
+check "unbinding p2p-cmb's nvme completes while nvmet uses its CMB" gone_soon "$unbind"
+for ((i = 0; i < 300 && $(port_stat fallback_exhausted) < fallbacks + 50; i++)); do sleep 0.1; done
+touch /tmp/stop2
+check "fio was running throughout, and every block verifies" wait "$fio"
+cat /tmp/fio2.log
+check "the queues went on in system memory, counted as fallbacks" \
+	[ "$(port_stat fallback_exhausted)" -gt "$fallbacks" ]
+run nvme disconnect -n "$TEST_NQN"
+nvmet_clear
+echo "$cmb" >/sys/bus/pci/drivers/nvme/bind
+check "binding nvme again registers the CMB again" \
+	bash -c "$(declare -f wait_for); wait_for $mem/published 20 && [ \$(cat $mem/published) = 1 ]"
 run rdma link delete rxe0
