@@ -120,14 +120,23 @@ static bool nvme_p2p_cmb_on(struct pci_dev *pdev, void __iomem *regs,
 bool nvme_p2p_map_cmb(struct nvme_p2p_cmb *cmb, struct pci_dev *pdev,
 		      void __iomem *regs, u64 cap, u32 *cmbsz, u32 *cmbloc)
 {
+	int state = atomic_read_acquire(&cmb->state);
 	struct nvme_p2p_cmb_loc loc;
 	u64 bar_start = 0, bar_len = 0, cmbmsc = 0;
 	int bar, err;
 
-	if (cmb->size) {
-		/* A reset may have turned it off: on again before any I/O. */
-		if (cmb->cmbmsc && !nvme_p2p_cmb_on(pdev, regs, cmb->cmbmsc))
-			p2pdma_publish(pdev, false);
+	if (state != NVME_P2P_CMB_NONE) {
+		/*
+		 * A reset may have turned it off: on again before any I/O,
+		 * also while it is being taken back, for the I/O that holds
+		 * its memory. Withdrawn while the controller refuses it.
+		 */
+		if (cmb->cmbmsc) {
+			bool on = nvme_p2p_cmb_on(pdev, regs, cmb->cmbmsc);
+
+			if (state == NVME_P2P_CMB_REGISTERED)
+				p2pdma_publish(pdev, on);
+		}
 		return false;
 	}
 	if (!nvme_p2p_cmb_param)
@@ -167,8 +176,8 @@ bool nvme_p2p_map_cmb(struct nvme_p2p_cmb *cmb, struct pci_dev *pdev,
 			 err);
 		goto off;
 	}
-	cmb->size = loc.size;
 	cmb->cmbmsc = cmbmsc;
+	atomic_set_release(&cmb->state, NVME_P2P_CMB_REGISTERED);
 	p2pdma_publish(pdev, true);
 	return true;
 
@@ -184,21 +193,24 @@ off:
  * @pdev: the controller
  * @regs: its registers, still mapped
  *
- * Called as the controller is removed, and before its PCI function is
- * reset, while it still works: withdraws the CMB, waits until every
- * allocation from it has been freed, then switches it off. The next
- * enable registers it again. Context: process, sleeps.
+ * Called as the controller is removed (once its namespaces are gone, and
+ * before it is disabled), before its PCI function is reset (while it is
+ * still live, so that a command that hangs is still timed out), and when
+ * a reset leaves it dead: withdraws the CMB, waits until every allocation
+ * from it has been freed, then switches it off. The next enable registers
+ * it again. Context: process, sleeps.
  */
 void nvme_p2p_unmap_cmb(struct nvme_p2p_cmb *cmb, struct pci_dev *pdev,
 			void __iomem *regs)
 {
-	if (!cmb->size)
+	if (atomic_cmpxchg(&cmb->state, NVME_P2P_CMB_REGISTERED,
+			   NVME_P2P_CMB_WITHDRAWING) != NVME_P2P_CMB_REGISTERED)
 		return;
 	p2pdma_remove_resources(pdev);
 	if (cmb->cmbmsc)
 		hi_lo_writeq(0, regs + NVME_REG_CMBMSC);
-	cmb->size = 0;
 	cmb->cmbmsc = 0;
+	atomic_set_release(&cmb->state, NVME_P2P_CMB_NONE);
 }
 
 /* Whether @pdev may DMA to or from @page; a page not of p2pdma is fine. */
@@ -225,16 +237,21 @@ static bool nvme_p2p_reaches(struct pci_dev *pdev, struct page *page,
 blk_status_t nvme_p2p_check_rq(struct pci_dev *pdev, struct request *req)
 {
 	struct pci_dev *provider;
-	struct req_iterator iter;
+	struct bvec_iter iter;
 	struct bio_vec bv;
+	struct bio *bio;
 
-	rq_for_each_bvec(bv, req, iter)
-		if (!nvme_p2p_reaches(pdev, bv.bv_page, &provider))
-			goto refused;
+	/* Discards and write zeroes carry no pages (bi_io_vec is NULL). */
+	__rq_for_each_bio(bio, req) {
+		if (!bio_has_data(bio))
+			continue;
+		bio_for_each_bvec(bv, bio, iter)
+			if (!nvme_p2p_reaches(pdev, bv.bv_page, &provider))
+				goto refused;
+	}
 #ifdef CONFIG_BLK_DEV_INTEGRITY
 	if (blk_integrity_rq(req)) {
 		struct bio_integrity_payload *bip;
-		struct bio *bio;
 		int i;
 
 		__rq_for_each_bio(bio, req) {

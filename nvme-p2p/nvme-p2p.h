@@ -7,6 +7,7 @@
 #ifndef _NVME_P2P_H
 #define _NVME_P2P_H
 
+#include <linux/atomic.h>
 #include <linux/blk_types.h>
 #include <linux/types.h>
 
@@ -15,13 +16,21 @@ struct request;
 
 /**
  * struct nvme_p2p_cmb - a controller's CMB, as nvme-p2p registered it
- * @size: bytes registered with p2pdma, 0 while none are
+ * @state: %NVME_P2P_CMB_NONE, %NVME_P2P_CMB_REGISTERED, or
+ *	%NVME_P2P_CMB_WITHDRAWING while being taken back (the controller's
+ *	enables, in its reset work, may run meanwhile)
  * @cmbmsc: what CMBMSC holds while a 1.4-style CMB is on (its bus address
  *	and the enable bits), 0 for a legacy CMB, which is always on
  */
 struct nvme_p2p_cmb {
-	u64 size;
+	atomic_t state;
 	u64 cmbmsc;
+};
+
+enum {
+	NVME_P2P_CMB_NONE,
+	NVME_P2P_CMB_REGISTERED,
+	NVME_P2P_CMB_WITHDRAWING,
 };
 
 bool nvme_p2p_map_cmb(struct nvme_p2p_cmb *cmb, struct pci_dev *pdev,

@@ -3,18 +3,19 @@
 #
 # CMBs registered by our NVMe PCI driver (nvme.ko rebuilt with nvme-p2p):
 # both CMB styles register with the size QEMU was given when nvme binds,
-# CMBMSC holds the BAR's bus address, data written through an allocation
-# is in the CMB BAR, CMBMSC read from the BAR never shows the CMB off while
-# it is published, through controller resets (the CMB stays, memory held)
-# and a function reset (which waits for the memory, like removal, then
-# registers the CMB again),
-# p2pdma cannot go while nvme uses it, and cmb=0 leaves the CMBs alone. Reading
-# registers and BARs that nvme owns needs the rig's iomem=relaxed.
+# CMBMSC holds the BAR's bus address, discard and write zeroes (requests
+# without data pages) pass the driver's per-request check, data written
+# through an allocation is in the CMB BAR, CMBMSC read from the BAR never
+# shows the CMB off while it is published, through controller resets (the
+# CMB stays, memory held) and a function reset (which waits for the
+# memory, like removal, then registers the CMB again), p2pdma cannot go
+# while nvme uses it, and cmb=0 leaves the CMBs alone. Reading registers
+# and BARs that nvme owns needs the rig's iomem=relaxed.
 
 # shellcheck source=tests/lib/guest.sh
 . "$(dirname "$0")/../lib/guest.sh"
 
-plan 23
+plan 24
 readonly MIB=$((1 << 20)) CMBMSC=0x50 CMSE=2 CMSE_BIT=1
 bar_py=$(dirname "$0")/../lib/bar.py
 ctl=/sys/kernel/debug/p2pdma_test/control
@@ -43,6 +44,13 @@ registered() {
 check "p2p-cmb (1.4-style) registers the CMB QEMU was given" registered "$cmb"
 check "p2p-legacy registers the CMB QEMU was given" registered "$legacy"
 check "p2p-outside, without a CMB, is no provider" [ ! -e "/sys/bus/pci/devices/$outside/p2pmem" ]
+# Requests without data pages go through our per-request check too.
+discards() {
+	local ns=/dev/$(nvme_by_serial p2p-cmb)n1
+	wait_for "$ns" && blkdiscard "$ns" && blkdiscard -z -l $((4 * MIB)) "$ns" &&
+		cmp -n $((4 * MIB)) "$ns" /dev/zero
+}
+check "discard and write zeroes on its drive (no data pages) work" discards
 echo "CMBMSC of p2p-cmb: $(cmbmsc), BAR2 at $(bar2_start "$cmb")"
 check "CMBMSC holds CRE, CMSE and the BAR's bus address" \
 	[ $(($(cmbmsc))) = $(($(bar2_start "$cmb") | 3)) ]

@@ -3,9 +3,9 @@
 # kernels: 6.1 6.12 debug
 #
 # Taking an NVMe controller away while its CMB's memory is held: unbinding
-# nvme waits for memory a kernel user holds, while the controller still
-# serves I/O and allocations fail, and an unrelated device binds meanwhile
-# without waiting; removal of the device with a process mapping the CMB
+# nvme waits for memory a kernel user holds, with the controller still
+# enabled and its CMB on, while allocations fail, and an unrelated device
+# binds meanwhile without waiting; removal of the device with a process mapping the CMB
 # (char device) revokes the mapping (SIGBUS) instead of waiting; a
 # transfer in flight through the char device ends cleanly; rmmod nvme
 # waits for held memory too; rescan and rebind bring the CMB back. (A
@@ -22,6 +22,7 @@
 
 plan 17
 ctl=/sys/kernel/debug/p2pdma_test/control
+bar_py=$(dirname "$0")/../lib/bar.py
 test_ko=/run/repo/build/$(uname -r)/tests/kmod/p2pdma_test.ko
 copy=/run/repo/tools/p2pmem-copy
 
@@ -31,7 +32,6 @@ nic=$(pci_by_id 0x8086:0x10d3) || bail "no e1000e"
 dev=/sys/bus/pci/devices/$cmb
 mem=$dev/p2pmem
 wait_for "$mem" || bail "the CMB of p2p-cmb did not register"
-drive=$(wait_namespace serial p2p-cmb) || bail "no namespace on p2p-cmb"
 other=$(wait_namespace serial p2p-legacy) || bail "no namespace on p2p-legacy"
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 run insmod "$test_ko" || bail "cannot load the test client $test_ko"
@@ -55,8 +55,13 @@ unbind=$!
 check "unbinding nvme waits while CMB memory is held" still_waits "$unbind"
 check "the CMB is withdrawn meanwhile: allocations fail" \
 	bash -c "[ \$(cat $mem/published) = 0 ] && ! echo 'alloc $cmb 4096' >$ctl"
-check "the controller still serves I/O while it waits" \
-	dd if="$drive" of=/dev/null bs=1M count=4 iflag=direct status=none
+# still_on: CC.EN and CMBMSC.CMSE set, read from the BAR.
+still_on() {
+	local cc cmbmsc
+	cc=$("$bar_py" read64 "$cmb" 0 0x14) && cmbmsc=$("$bar_py" read64 "$cmb" 0 0x50) &&
+		echo "CC $cc, CMBMSC $cmbmsc" && ((cc & 1)) && ((cmbmsc & 2))
+}
+check "while it waits the controller is still enabled, its CMB on" still_on
 check "an unrelated device (the e1000e) unbinds and binds meanwhile" rebinds_nic
 echo "free $cmb" >"$ctl"
 check "the unbind completes once the memory is freed" gone_soon "$unbind"
@@ -88,7 +93,7 @@ wait "$copier"
 status=$?
 cat /tmp/copy.log
 check "the transfer ended, done or refused (ENODEV), no other error" \
-	bash -c "[ $status = 0 ] || grep -qE 'No such device|Bad address' /tmp/copy.log"
+	bash -c "[ $status = 0 ] || grep -q 'No such device' /tmp/copy.log"
 echo 1 >/sys/bus/pci/rescan
 check "a rescan brings p2p-cmb back, its CMB registered" cmb_back
 
