@@ -22,6 +22,7 @@
 #include <linux/genalloc.h>
 #include <linux/idr.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/pci.h>
 #include <linux/percpu-refcount.h>
 #include <linux/rwsem.h>
@@ -29,6 +30,7 @@
 
 #include <p2pdma/p2pdma.h>
 #include <p2pdma/p2pmem.h>
+#include "p2pdma-kunit.h"
 #include "provider.h"
 
 #define P2PMEM_MINORS 256
@@ -81,7 +83,9 @@ struct p2pmem_map {
 };
 
 static dev_t p2pmem_devt;
-static DEFINE_IDA(p2pmem_ida);
+/* The KUnit suite takes all minors to see a provider's creation unwind. */
+VISIBLE_IF_KUNIT struct ida p2pmem_ida = IDA_INIT(p2pmem_ida);
+EXPORT_SYMBOL_IF_KUNIT(p2pmem_ida);
 
 /*
  * Not "p2pmem": a class device gets a directory named after its class in
@@ -206,10 +210,14 @@ static int p2pmem_mmap(struct file *filp, struct vm_area_struct *vma)
 		ret = -ENOMEM;
 		goto unlock;
 	}
+	/* Not what the last user, a process or an nvmet host, left there. */
+	p2pdma_zero(map->kaddr, len);
 	p2pdma_account_mapped(p, len);
 	list_add(&map->node, &pd->maps);
 	get_device(&pd->dev);
 	p2pmem_vma_set_flags(vma);
+	/* An MMIO alias: never cached, whatever the architecture. */
+	vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
 	vma->vm_ops = &p2pmem_vm_ops;
 	vma->vm_private_data = map;
 unlock:
@@ -219,27 +227,45 @@ unlock:
 	return ret;
 }
 
-/* The map of @pd that @addr..@addr+@len lies in, with a reference. */
+/*
+ * The map of @pd that @addr..@addr+@len lies in, with a reference, if
+ * every VMA of the range (mprotect may have split it) lets the caller
+ * read the memory (@to_mem false) or write it (@to_mem true), as GUP
+ * would for O_DIRECT: ERR_PTR(-EINVAL) outside this device's mappings,
+ * ERR_PTR(-EFAULT) without that access.
+ */
 static struct p2pmem_map *p2pmem_map_find(struct p2pmem_dev *pd, u64 addr,
-					  u64 len, unsigned long *offset_out)
+					  u64 len, bool to_mem,
+					  unsigned long *offset_out)
 {
+	unsigned long need = to_mem ? VM_WRITE : VM_READ;
+	struct p2pmem_map *map = ERR_PTR(-EINVAL);
 	struct mm_struct *mm = current->mm;
-	struct p2pmem_map *map = NULL;
 	struct vm_area_struct *vma;
-	u64 offset;
+	struct p2pmem_map *found;
+	u64 offset, at;
 
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, addr);
-	if (vma && vma->vm_ops == &p2pmem_vm_ops) {
-		map = vma->vm_private_data;
-		offset = addr - vma->vm_start + (vma->vm_pgoff << PAGE_SHIFT);
-		if (map->pd == pd && offset < map->len && len <= map->len - offset) {
-			kref_get(&map->kref);
-			*offset_out = offset;
-		} else {
-			map = NULL;
+	if (!vma || vma->vm_ops != &p2pmem_vm_ops)
+		goto unlock;
+	found = vma->vm_private_data;
+	offset = addr - vma->vm_start + (vma->vm_pgoff << PAGE_SHIFT);
+	if (found->pd != pd || offset >= found->len || len > found->len - offset)
+		goto unlock;
+	for (at = addr; at < addr + len; at = vma->vm_end) {
+		vma = vma_lookup(mm, at);
+		if (!vma || vma->vm_private_data != found)
+			goto unlock;
+		if (!(vma->vm_flags & need)) {
+			map = ERR_PTR(-EFAULT);
+			goto unlock;
 		}
 	}
+	map = found;
+	kref_get(&map->kref);
+	*offset_out = offset;
+unlock:
 	mmap_read_unlock(mm);
 	return map;
 }
@@ -272,6 +298,72 @@ static int p2pmem_bdev_io(struct block_device *bdev, sector_t sector,
 	return ret;
 }
 
+/*
+ * What O_DIRECT on a block device checks, with its errnos: a read-only
+ * device or one in use as swap is not written (EPERM, ETXTBSY), offset
+ * and length are in logical blocks and the memory at the queue's DMA
+ * alignment (EINVAL), nothing is written at or past the end (ENOSPC),
+ * and a transfer that runs past the end is cut there (@rw->len).
+ */
+static long p2pmem_rw_allowed(struct p2pmem_dev *pd, struct file *f,
+			      struct p2pmem_rw *rw)
+{
+	struct block_device *bdev = I_BDEV(f->f_mapping->host);
+	const char *name = bdev->bd_disk->disk_name;
+
+	if (rw->flags & P2PMEM_RW_WRITE) {
+		if (bdev_read_only(bdev)) {
+			dev_info_ratelimited(&pd->dev, "%s: %s is read-only: not written (blockdev --setrw makes it writable)\n",
+					     current->comm, name);
+			return -EPERM;
+		}
+		if (IS_SWAPFILE(f->f_mapping->host)) {
+			dev_info_ratelimited(&pd->dev, "%s: %s is in use as swap: not written (swapoff first)\n",
+					     current->comm, name);
+			return -ETXTBSY;
+		}
+	}
+	if (!IS_ALIGNED(rw->offset | rw->len, bdev_logical_block_size(bdev)) ||
+	    rw->addr & bdev_dma_alignment(bdev) ||
+	    rw->offset + rw->len < rw->offset) {
+		dev_info_ratelimited(&pd->dev, "%s: %s: offset and length must be whole logical blocks (%u bytes) inside the device, the address aligned to %u bytes\n",
+				     current->comm, name,
+				     bdev_logical_block_size(bdev),
+				     bdev_dma_alignment(bdev) + 1);
+		return -EINVAL;
+	}
+	if (rw->offset >= bdev_nr_bytes(bdev))
+		return rw->flags & P2PMEM_RW_WRITE ? -ENOSPC : 0;
+	rw->len = min(rw->len, bdev_nr_bytes(bdev) - rw->offset);
+	return 0;
+}
+
+/*
+ * As O_DIRECT does, keep the device's page cache coherent with what we
+ * move behind it: dirty pages go to the device before it is read or
+ * written, and cached pages of a written range are dropped before and
+ * after. Returns -EBUSY if some cannot be dropped (mapped by a process).
+ */
+static int p2pmem_rw_sync_cache(struct p2pmem_dev *pd, struct file *f,
+				const struct p2pmem_rw *rw, bool after)
+{
+	struct address_space *mapping = f->f_mapping;
+	loff_t end = rw->offset + rw->len - 1;
+	int ret = 0;
+
+	if (!after)
+		ret = filemap_write_and_wait_range(mapping, rw->offset, end);
+	if (!ret && rw->flags & P2PMEM_RW_WRITE)
+		ret = invalidate_inode_pages2_range(mapping,
+						    rw->offset >> PAGE_SHIFT,
+						    end >> PAGE_SHIFT);
+	if (ret == -EBUSY)
+		dev_info_ratelimited(&pd->dev, "%s: cached pages of %s in this range are in use: refused (unmap them, or drop caches)\n",
+				     current->comm,
+				     I_BDEV(mapping->host)->bd_disk->disk_name);
+	return ret;
+}
+
 static long p2pmem_rw(struct p2pmem_dev *pd, struct p2pmem_rw __user *uarg)
 {
 	struct p2pdma_client client = { };
@@ -280,14 +372,15 @@ static long p2pmem_rw(struct p2pmem_dev *pd, struct p2pmem_rw __user *uarg)
 	struct p2pmem_map *map;
 	unsigned long offset = 0;
 	struct p2pmem_rw rw;
-	unsigned int lbs;
 	struct file *f;
+	bool to_bdev;
 	long ret;
 
 	if (copy_from_user(&rw, uarg, sizeof(rw)))
 		return -EFAULT;
 	if (rw.flags & ~P2PMEM_RW_WRITE || !rw.len)
 		return -EINVAL;
+	to_bdev = rw.flags & P2PMEM_RW_WRITE;
 	f = fget(rw.fd);
 	if (!f)
 		return -EBADF;
@@ -295,17 +388,18 @@ static long p2pmem_rw(struct p2pmem_dev *pd, struct p2pmem_rw __user *uarg)
 	if (!S_ISBLK(file_inode(f)->i_mode))
 		goto put_file;
 	ret = -EBADF;
-	if (!(f->f_mode & (rw.flags & P2PMEM_RW_WRITE ? FMODE_WRITE : FMODE_READ)))
+	if (!(f->f_mode & (to_bdev ? FMODE_WRITE : FMODE_READ)))
 		goto put_file;
 	bdev = I_BDEV(f->f_mapping->host);
-	lbs = bdev_logical_block_size(bdev);
-	ret = -EINVAL;
-	if (!IS_ALIGNED(rw.offset | rw.len, lbs) ||
-	    rw.offset + rw.len > bdev_nr_bytes(bdev) || rw.offset + rw.len < rw.offset)
+	ret = p2pmem_rw_allowed(pd, f, &rw);
+	/* A read at the end of the device reads nothing, as read(2) does. */
+	if (ret || !rw.len)
 		goto put_file;
-	map = p2pmem_map_find(pd, rw.addr, rw.len, &offset);
-	if (!map)
+	map = p2pmem_map_find(pd, rw.addr, rw.len, !to_bdev, &offset);
+	if (IS_ERR(map)) {
+		ret = PTR_ERR(map);
 		goto put_file;
+	}
 
 	down_read(&map->io);
 	ret = -ENODEV;
@@ -320,9 +414,14 @@ static long p2pmem_rw(struct p2pmem_dev *pd, struct p2pmem_rw __user *uarg)
 		ret = -EREMOTEIO;
 		goto unlock;
 	}
+	ret = p2pmem_rw_sync_cache(pd, f, &rw, false);
+	if (ret)
+		goto unlock;
 	ret = p2pmem_bdev_io(bdev, rw.offset >> SECTOR_SHIFT,
-			     map->kaddr + offset, rw.len,
-			     rw.flags & P2PMEM_RW_WRITE);
+			     map->kaddr + offset, rw.len, to_bdev);
+	/* Pages a reader faulted in meanwhile hold the old data. */
+	if (to_bdev)
+		p2pmem_rw_sync_cache(pd, f, &rw, true);
 	if (!ret)
 		ret = rw.len;
 unlock:

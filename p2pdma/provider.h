@@ -147,6 +147,7 @@ void p2pdma_cdev_revoke(struct p2pdma_provider *p);
 int p2pdma_cdev_start(void);
 void p2pdma_cdev_stop(void);
 void p2pdma_cache_drain(struct p2pdma_provider *p);
+void p2pdma_zero(unsigned long addr, size_t len);
 
 /* Raise the peak to @now bytes in use; the line is written only when exceeded. */
 static inline void p2pdma_raise_peak(struct p2pdma_provider *p, s64 now)

@@ -24,6 +24,24 @@
 
 #include "provider.h"
 
+/*
+ * Zero memory about to be handed to userspace, here and by the char
+ * device. Stores to the BAR are uncached, one bus write each: a chunk at
+ * a time, letting others run.
+ */
+void p2pdma_zero(unsigned long addr, size_t len)
+{
+	size_t chunk;
+
+	while (len) {
+		chunk = min_t(size_t, len, SZ_1M);
+		memset((void *)addr, 0, chunk);
+		addr += chunk;
+		len -= chunk;
+		cond_resched();
+	}
+}
+
 /* The last reference to a mapped page went: back to the pool. */
 static void p2pdma_page_free(struct page *page)
 {
@@ -82,6 +100,8 @@ static int p2pdma_allocate_mmap(struct file *filp, struct kobject *kobj,
 				     current->comm, len);
 		return -ENOMEM;
 	}
+	/* Not what the last user, a process or an nvmet host, left there. */
+	p2pdma_zero(kaddr, len);
 
 	for (done = 0; done < len; done += PAGE_SIZE) {
 		struct page *page = virt_to_page((void *)(kaddr + done));

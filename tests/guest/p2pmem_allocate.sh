@@ -5,7 +5,8 @@
 # refused until allow_user_dma opts the provider in (its pages can be
 # pinned for any device). Then the mapping checks of tests/lib/usermap.sh
 # (data against the host's backing file, accounting, MAP_PRIVATE, offset,
-# zero length, oversize, a second process, fork), and revocation: the
+# zero length, oversize, a second process, fork), a fresh mapping zeroed,
+# and revocation: the
 # device removed under a mapping, SIGBUS on the next access.
 
 # shellcheck source=tests/lib/guest.sh
@@ -15,7 +16,7 @@
 # shellcheck source=tests/lib/usermap.sh
 . "$(dirname "$0")/../lib/usermap.sh"
 
-plan $((5 + USER_MAPPING_CHECKS + 2))
+plan $((6 + USER_MAPPING_CHECKS + 2))
 backing=/run/out/ivshmem.bin
 shm=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"
 dev=/sys/bus/pci/devices/$shm
@@ -35,6 +36,8 @@ check "without the opt-in, mmap is refused (EPERM)" map_errno "$alloc" $MIB shar
 check "allow_user_dma=maybe is refused and it stays 0" opt_in_refuses_bad_input
 echo 1 >"$mem/allow_user_dma"
 check "allow_user_dma takes 1" [ "$(cat "$mem/allow_user_dma")" = 1 ]
+check "a new mapping is zeroed, not what the last one held" \
+	bash -c "[ \$(python3 /run/repo/tests/lib/p2pmem_rw.py fresh $alloc $MIB) = zero ]"
 user_mapping_checks "$alloc"
 revocation_checks "$alloc" "$shm"
 echo 1 >/sys/bus/pci/rescan

@@ -8,6 +8,10 @@
 # accounting, MAP_PRIVATE, offset, zero length, oversize, a second
 # process, fork) without any opt-in, and revocation: the device removed
 # under a mapping, SIGBUS on the next access, the char device gone.
+# P2PMEM_IOC_RW obeys what O_DIRECT on the drive obeys: a read-only drive
+# or one in use as swap is not written, the page cache stays coherent
+# both ways, the memory's address meets the queue's DMA alignment, and
+# the mapping's protection is respected; a new mapping starts zeroed.
 
 # shellcheck source=tests/lib/guest.sh
 . "$(dirname "$0")/../lib/guest.sh"
@@ -16,14 +20,14 @@
 # shellcheck source=tests/lib/usermap.sh
 . "$(dirname "$0")/../lib/usermap.sh"
 
-plan $((6 + USER_MAPPING_CHECKS + 3))
+plan $((6 + 12 + USER_MAPPING_CHECKS + 3))
 backing=/run/out/ivshmem.bin
 shm=$(pci_by_id 0x1af4:0x1110) || bail "no ivshmem device"
 mem=/sys/bus/pci/devices/$shm/p2pmem
 
 run modprobe p2pdma || bail "cannot load p2pdma"
 run modprobe nvme || bail "cannot load nvme"
-wait_namespace serial p2p-legacy >/dev/null || bail "no rig drive p2p-legacy"
+drive=$(wait_namespace serial p2p-legacy) || bail "no rig drive p2p-legacy"
 legacy=$(pci_by_serial p2p-legacy)
 bind_bar_provider "$shm" || bail "the ivshmem BAR did not register"
 wait_for "/sys/bus/pci/devices/$legacy/p2pmem" || bail "the legacy CMB did not register"
@@ -57,6 +61,57 @@ check "the installed udev rule links /dev/p2pmem/by-pci/$shm to it" \
 	grep -qw "/dev/p2pmem/by-pci/$shm" <(udev_links "$node")
 check "its major:minor match sysfs dev" \
 	[ "$(cat "/sys/class/p2pdma/$(basename "$node")/dev")" = "$(stat -c '%Hr:%Lr' "$node")" ]
+
+# The rules O_DIRECT obeys, through P2PMEM_IOC_RW on p2p-legacy.
+rw_py=/run/repo/tests/lib/p2pmem_rw.py
+rw() { python3 "$rw_py" "$@"; }
+# holds FILE OFFSET: the drive holds FILE at OFFSET (read with O_DIRECT).
+holds_at() {
+	dd if="$drive" of=/tmp/readback bs=1M skip=$(($2 >> 20)) \
+		count=$(($(stat -c %s "$1") >> 20)) iflag=direct status=none &&
+		cmp "$1" /tmp/readback
+}
+readonly AT=$((32 * MIB))
+marked_pattern "old$RANDOM" $MIB >/tmp/old
+marked_pattern "new$RANDOM" $MIB >/tmp/new
+dd if=/tmp/old of="$drive" bs=1M seek=32 oflag=direct status=none
+check "a write from a mapping lands on the drive" \
+	bash -c "[ \$(python3 $rw_py write $node $drive $AT /tmp/new) = ok ] && $(declare -f holds_at); drive=$drive holds_at /tmp/new $AT"
+dd if=/tmp/old of="$drive" bs=1M seek=32 oflag=direct status=none
+run blockdev --setro "$drive"
+check "a read-only drive is not written (EPERM)" \
+	bash -c "[ \$(python3 $rw_py write $node $drive $AT /tmp/new) = EPERM ]"
+run blockdev --setrw "$drive"
+check "and keeps its data" holds_at /tmp/old $AT
+run mkswap "$drive"
+run swapon "$drive"
+check "a drive in use as swap is not written (ETXTBSY)" \
+	bash -c "[ \$(python3 $rw_py write $node $drive $AT /tmp/new) = ETXTBSY ]"
+run swapoff "$drive"
+dd if=/tmp/old of="$drive" bs=1M seek=32 oflag=direct status=none
+# buffered_holds FILE: a buffered read at AT, through the page cache, is FILE.
+buffered_holds() { cmp <(dd if="$drive" bs=1M skip=32 count=1 status=none) "$1"; }
+buffered_holds /tmp/old >/dev/null  # the old data is now cached
+rw write "$node" "$drive" $AT /tmp/new
+check "a buffered reader then sees what the ioctl wrote, not stale cache" \
+	buffered_holds /tmp/new
+dd if=/tmp/old of="$drive" bs=1M seek=32 status=none conv=notrunc  # dirty, unwritten
+check "a read first writes back dirty cache: the mapping gets it" \
+	bash -c "[ \"\$(python3 $rw_py read $node $drive $AT $MIB | tail -n 1)\" = $(md5sum </tmp/old | cut -d' ' -f1) ]"
+dd if=/tmp/old of="$drive" bs=1M seek=32 status=none conv=notrunc  # dirty again
+rw write "$node" "$drive" $AT /tmp/new
+sync
+check "a write is not undone by the dirty cache written back later" holds_at /tmp/new $AT
+check "an address off the queue's DMA alignment is refused (EINVAL)" \
+	bash -c "[ \$(python3 $rw_py read $node $drive $AT 4096 rw 1) = EINVAL ]"
+check "a read into a mapping without PROT_WRITE is refused (EFAULT)" \
+	bash -c "[ \$(python3 $rw_py read $node $drive $AT 4096 r) = EFAULT ]"
+check "a write from a PROT_NONE mapping is refused (EFAULT)" \
+	bash -c "[ \$(python3 $rw_py write $node $drive $AT /tmp/new none) = EFAULT ]"
+check "the refusals left the drive's data" holds_at /tmp/new $AT
+check "a new mapping is zeroed, not what the last one held" \
+	bash -c "[ \$(python3 $rw_py fresh $node $MIB) = zero ]"
+
 user_mapping_checks "$node"
 revocation_checks "$node" "$shm"
 check "the char device went with the provider" [ ! -e "/sys/class/p2pdma/$(basename "$node")" ]

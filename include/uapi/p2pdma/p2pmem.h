@@ -26,11 +26,20 @@
  *	character device the ioctl is issued on
  * @len: bytes, a multiple of the logical block size, inside that mapping
  *
- * The ioctl returns @len, or -1 with errno: EREMOTEIO if the topology
- * verdicts refuse the drive for this provider (as upstream kernels do for
- * O_DIRECT), EINVAL for misaligned or out-of-range arguments or an @addr
- * outside this device's mappings, EBADF/ENOTBLK for @fd, ENODEV once the
- * provider is gone, EIO for an I/O error.
+ * It obeys what O_DIRECT on the block device obeys: the device's page
+ * cache is written back before and dropped around a write, and the same
+ * errnos refuse it. The ioctl returns the bytes moved: @len, fewer when
+ * the range runs past the end of the device (0 for a read that starts
+ * there), or -1 with errno: EREMOTEIO if the topology verdicts refuse the
+ * drive for this provider (as upstream kernels do for O_DIRECT), EPERM to
+ * write a read-only device, ETXTBSY to write one in use as swap, ENOSPC to
+ * write at or past its end, EINVAL for misaligned arguments (@addr must
+ * meet the queue's DMA alignment) or an @addr outside this device's
+ * mappings, EFAULT if the mapping does not allow the access (reading the
+ * device into memory needs PROT_WRITE, writing it from memory PROT_READ),
+ * EBUSY if cached pages of the range cannot be dropped (where O_DIRECT
+ * would fall back to a buffered write), EBADF/ENOTBLK for @fd, ENODEV
+ * once the provider is gone, EIO for an I/O error.
  */
 struct p2pmem_rw {
 	__s32 fd;
