@@ -167,6 +167,13 @@ static struct pci_dev *p2pdma_host_bridge_dev(struct pci_host_bridge *hb)
 	return root && root->devfn == PCI_DEVFN(0, 0) ? root : NULL;
 }
 
+/* The highest address the client's DMA layer hands out without an IOMMU. */
+static u64 p2pdma_dma_limit(struct pci_dev *client)
+{
+	return min_not_zero(dma_get_mask(&client->dev),
+			    client->dev.bus_dma_limit);
+}
+
 /* Verdict for a path that routes through the host bridge. */
 static void p2pdma_host_bridge_path(struct pci_dev *provider,
 				    struct pci_dev *client,
@@ -203,10 +210,55 @@ static void p2pdma_host_bridge_path(struct pci_dev *provider,
 	}
 }
 
+/* PCI devices from @pdev up to its root port: the links to the host bridge. */
+static int p2pdma_links_up(struct pci_dev *pdev)
+{
+	int links = 0;
+
+	for (; pdev; pdev = pci_upstream_bridge(pdev))
+		links++;
+	return links;
+}
+
 /*
- * The verdict on @client using @provider's memory, walked afresh. The
- * first reason found wins; @why gets it in words (a bridge list, an
- * address), or the path's details when supported.
+ * Traffic that crosses no bridge in common, or that ACS redirect sends up
+ * instead of across, goes through the host bridge: as upstream, redirect
+ * on such a path refuses nothing, since up is where it goes anyway. A
+ * translating IOMMU is fine there too: it sees the traffic.
+ */
+static void p2pdma_via_host_bridge(struct pci_dev *provider,
+				   struct pci_dev *client, const char *domain,
+				   struct seq_buf *acs, struct p2pdma_verdict *v,
+				   struct seq_buf *why)
+{
+	struct seq_buf none;
+	char scratch[1];
+
+	seq_buf_init(&none, scratch, sizeof(scratch));
+	v->distance = p2pdma_links_up(provider) + p2pdma_links_up(client);
+	v->path = P2PDMA_PATH_HOST_BRIDGE;
+	if (!seq_buf_used(acs)) {
+		p2pdma_host_bridge_path(provider, client, v, why);
+		return;
+	}
+	/* A switch path that redirect turns into a host bridge path. */
+	p2pdma_host_bridge_path(provider, client, v, &none);
+	if (!v->reason)
+		return;
+	v->reason = P2PDMA_ACS_REDIRECT;
+	seq_buf_printf(why,
+		       "ACS redirect on %.*s sends the traffic up through the host bridge, which p2pdma uses only with allow_host_bridge=1 and a host bridge on the allowlist",
+		       (int)seq_buf_used(acs), acs->buffer);
+	/* Across the switch, a translated client's peer would see an IOVA. */
+	if (!domain)
+		seq_buf_printf(why, "; or boot with pci=disable_acs_redir=%.*s",
+			       (int)seq_buf_used(acs), acs->buffer);
+}
+
+/*
+ * The verdict on @client using @provider's memory, walked afresh, without
+ * sleeping. The first reason found wins; @why gets it in words (a bridge
+ * list, an address), or the path's details when supported.
  */
 static void p2pdma_walk(struct pci_dev *provider, struct pci_dev *client,
 			bool virt_dma, struct p2pdma_verdict *v,
@@ -240,33 +292,23 @@ static void p2pdma_walk(struct pci_dev *provider, struct pci_dev *client,
 		hops_a = dist_a;
 	}
 
+	domain = p2pdma_iommu_domain(client);
 	seq_buf_init(&acs, acs_list, sizeof(acs_list));
 	if (common) {
-		v->distance = hops_a + dist_b;
-		v->path = v->distance ? P2PDMA_PATH_SWITCH :
-					P2PDMA_PATH_SAME_DEVICE;
 		/* The common bridge routes the traffic: its ACS counts too. */
 		p2pdma_acs_on_path(provider, pci_upstream_bridge(common), &acs);
 		p2pdma_acs_on_path(client, common, &acs);
+	}
+	if (common && !seq_buf_used(&acs)) {
+		v->distance = hops_a + dist_b;
+		v->path = v->distance ? P2PDMA_PATH_SWITCH :
+					P2PDMA_PATH_SAME_DEVICE;
 	} else {
-		/* Links up to each root port, and one for the host bridge. */
-		v->distance = hops_a + dist_b + 1;
-		v->path = P2PDMA_PATH_HOST_BRIDGE;
-		p2pdma_host_bridge_path(provider, client, v, why);
+		p2pdma_via_host_bridge(provider, client, domain, &acs, v, why);
 		if (v->reason)
 			goto refused;
-		p2pdma_acs_on_path(provider, NULL, &acs);
-		p2pdma_acs_on_path(client, NULL, &acs);
 	}
 
-	if (seq_buf_used(&acs)) {
-		v->reason = P2PDMA_ACS_REDIRECT;
-		seq_buf_printf(why,
-			       "ACS redirect is enabled on the path: boot with pci=disable_acs_redir=%.*s",
-			       (int)seq_buf_used(&acs), acs_list);
-		goto refused;
-	}
-	domain = p2pdma_iommu_domain(client);
 	if (domain && v->path != P2PDMA_PATH_HOST_BRIDGE) {
 		v->reason = P2PDMA_IOMMU;
 		seq_buf_printf(why,
@@ -276,8 +318,7 @@ static void p2pdma_walk(struct pci_dev *provider, struct pci_dev *client,
 	}
 	/* Without translation the client gets CPU physical addresses. */
 	end = p2pdma_bus_end(provider, &offset_bus, &offset_cpu);
-	limit = min_not_zero(dma_get_mask(&client->dev),
-			     client->dev.bus_dma_limit);
+	limit = p2pdma_dma_limit(client);
 	if (!domain && offset_cpu) {
 		v->reason = P2PDMA_BUS_OFFSET;
 		seq_buf_printf(why,
@@ -303,8 +344,11 @@ static void p2pdma_walk(struct pci_dev *provider, struct pci_dev *client,
 			       "memory encryption is active: DMA goes through unencrypted bounce buffers");
 		goto refused;
 	}
-	if (common && v->distance)
+	if (common && v->path != P2PDMA_PATH_HOST_BRIDGE && v->distance)
 		seq_buf_printf(why, " (common bridge %s)", pci_name(common));
+	else if (seq_buf_used(&acs))
+		seq_buf_printf(why, " (ACS redirect on %.*s sends it up)",
+			       (int)seq_buf_used(&acs), acs_list);
 	return;
 
 refused:
@@ -312,14 +356,17 @@ refused:
 }
 
 /*
- * Cache entries: generation, distance, reason and path in one xarray
- * value, keyed by the client PCI device and whether it is a virtual one.
+ * Cache entries: generation, the client's DMA limit (as a bit count: a
+ * driver may set its mask after binding, as nvme does on 6.1), distance,
+ * reason and path in one xarray value, keyed by the client PCI device and
+ * whether it is a virtual one.
  */
 #define P2PDMA_V_PATH		GENMASK(1, 0)
-#define P2PDMA_V_REASON		GENMASK(7, 2)
-#define P2PDMA_V_DISTANCE	GENMASK(23, 8)
-#define P2PDMA_V_GEN		GENMASK_ULL(55, 24)
-#define P2PDMA_V_VALID		BIT_ULL(56)
+#define P2PDMA_V_REASON		GENMASK(6, 2)
+#define P2PDMA_V_DISTANCE	GENMASK(18, 7)
+#define P2PDMA_V_LIMIT_BITS	GENMASK(25, 19)
+#define P2PDMA_V_GEN		GENMASK_ULL(57, 26)
+#define P2PDMA_V_VALID		BIT_ULL(58)
 
 static unsigned long p2pdma_client_key(struct pci_dev *client, bool virt_dma)
 {
@@ -327,8 +374,15 @@ static unsigned long p2pdma_client_key(struct pci_dev *client, bool virt_dma)
 	       (client->bus->number << 9) | (client->devfn << 1) | virt_dma;
 }
 
+/* What a cached verdict must match: the generation and the DMA limit. */
+static unsigned long p2pdma_stamp(struct pci_dev *client)
+{
+	return FIELD_PREP(P2PDMA_V_GEN, atomic_read(&p2pdma_topology_gen)) |
+	       FIELD_PREP(P2PDMA_V_LIMIT_BITS, fls64(p2pdma_dma_limit(client)));
+}
+
 static bool p2pdma_cached(struct pci_dev *provider, unsigned long key,
-			  u32 gen, struct p2pdma_verdict *v)
+			  unsigned long stamp, struct p2pdma_verdict *v)
 {
 	struct p2pdma_provider *p;
 	unsigned long val = 0;
@@ -342,7 +396,8 @@ static bool p2pdma_cached(struct pci_dev *provider, unsigned long key,
 			val = xa_to_value(entry);
 	}
 	rcu_read_unlock();
-	if (!(val & P2PDMA_V_VALID) || FIELD_GET(P2PDMA_V_GEN, val) != gen)
+	if (!(val & P2PDMA_V_VALID) ||
+	    (val & (P2PDMA_V_GEN | P2PDMA_V_LIMIT_BITS)) != stamp)
 		return false;
 	v->path = FIELD_GET(P2PDMA_V_PATH, val);
 	v->reason = FIELD_GET(P2PDMA_V_REASON, val);
@@ -351,10 +406,12 @@ static bool p2pdma_cached(struct pci_dev *provider, unsigned long key,
 }
 
 static void p2pdma_cache(struct pci_dev *provider, unsigned long key,
-			 u32 gen, const struct p2pdma_verdict *v)
+			 unsigned long stamp, const struct p2pdma_verdict *v)
 {
-	unsigned long val = FIELD_PREP(P2PDMA_V_GEN, gen) |
-			    FIELD_PREP(P2PDMA_V_DISTANCE, v->distance) |
+	unsigned long val = stamp |
+			    FIELD_PREP(P2PDMA_V_DISTANCE,
+				       min_t(int, v->distance,
+					     FIELD_MAX(P2PDMA_V_DISTANCE))) |
 			    FIELD_PREP(P2PDMA_V_REASON, v->reason) |
 			    FIELD_PREP(P2PDMA_V_PATH, v->path) | P2PDMA_V_VALID;
 	struct p2pdma_provider *p;
@@ -378,10 +435,9 @@ static int p2pdma_verdict_of(struct pci_dev *provider,
 			     struct p2pdma_verdict *v, struct seq_buf *why)
 {
 	struct pci_dev *pdev = p2pdma_client_pci(client->dev);
-	u32 gen = atomic_read(&p2pdma_topology_gen);
+	unsigned long key, stamp;
 	char scratch[1];
 	struct seq_buf none;
-	unsigned long key;
 
 	if (!pdev) {
 		*v = (struct p2pdma_verdict){ .path = P2PDMA_PATH_NOT_SUPPORTED,
@@ -391,11 +447,12 @@ static int p2pdma_verdict_of(struct pci_dev *provider,
 		return -1;
 	}
 	key = p2pdma_client_key(pdev, client->virt_dma);
-	if (why || !p2pdma_cached(provider, key, gen, v)) {
+	stamp = p2pdma_stamp(pdev);
+	if (why || !p2pdma_cached(provider, key, stamp, v)) {
 		seq_buf_init(&none, scratch, sizeof(scratch));
 		p2pdma_walk(provider, pdev, client->virt_dma, v,
 			    why ? why : &none);
-		p2pdma_cache(provider, key, gen, v);
+		p2pdma_cache(provider, key, stamp, v);
 	}
 	return v->path == P2PDMA_PATH_NOT_SUPPORTED ? -1 : v->distance;
 }

@@ -232,7 +232,8 @@ struct pci_dev *p2pdma_page_provider(struct page *page);
  * judged as the PCI device under its netdev (&p2pdma_client.virt_dma).
  * Verdicts are cached per provider and client and dropped whenever a PCI
  * device is added, removed, bound or unbound, or a policy parameter
- * changes.
+ * changes; a cached verdict is also walked again when the client's DMA
+ * mask has changed since.
  */
 
 /**
@@ -241,7 +242,8 @@ struct pci_dev *p2pdma_page_provider(struct page *page);
  * @P2PDMA_PATH_SWITCH: both sit below one PCI bridge (a switch), which
  *	routes the traffic
  * @P2PDMA_PATH_HOST_BRIDGE: through an allowlisted host bridge, with the
- *	operator's opt-in (``allow_host_bridge``)
+ *	operator's opt-in (``allow_host_bridge``): the two share no bridge,
+ *	or ACS redirect sends their traffic up instead of across
  * @P2PDMA_PATH_NOT_SUPPORTED: no safe path; the reason says why
  */
 enum p2pdma_path {
@@ -262,8 +264,9 @@ enum p2pdma_path {
  *	``allow_host_bridge`` is off
  * @P2PDMA_HOST_BRIDGE_UNLISTED: the path crosses a host bridge that is not
  *	on the allowlist
- * @P2PDMA_ACS_REDIRECT: a bridge on the path has ACS P2P Request or
- *	Completion Redirect or Egress Control enabled
+ * @P2PDMA_ACS_REDIRECT: ACS P2P Request or Completion Redirect or Egress
+ *	Control on a bridge below the common one sends the traffic up to the
+ *	host bridge, and that path is not allowed
  * @P2PDMA_IOMMU: the client's DMA is translated by an IOMMU on a path that
  *	never reaches it
  * @P2PDMA_BUS_OFFSET: the host bridge maps the provider's BAR at a bus
@@ -333,9 +336,9 @@ int p2pdma_judge(struct pci_dev *provider, const struct p2pdma_client *client,
  * p2pdma_explain() - judge a pairing afresh and say why, in plain words
  * @provider: a PCI device
  * @client: the client
- * @buf: receives one line without a newline, for example "refused: ACS
- *	redirect is enabled on the path: boot with
- *	pci=disable_acs_redir=0000:00:10.0"
+ * @buf: receives one line without a newline, for example "refused: the
+ *	client's DMA is translated by the IOMMU (DMA-FQ domain), which traffic
+ *	across a switch never reaches: boot with iommu=pt or ..."
  * @size: size of @buf
  *
  * Walks the topology even when a verdict is cached, and caches the new
