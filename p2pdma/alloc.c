@@ -130,10 +130,16 @@ unsigned long p2pdma_pool_take(struct p2pdma_provider *p, size_t bytes,
 			       struct percpu_ref **ref)
 {
 	unsigned long addr;
+	size_t cached;
 
 	addr = gen_pool_alloc_owner(p->pool, bytes, (void **)ref);
-	if (!addr && p2pdma_cached_bytes(p)) {
-		/* Free memory may sit in caches, in pieces of other sizes. */
+	/*
+	 * Free memory may sit in caches, in pieces of other sizes. Draining
+	 * takes every CPU's lock: only when it can make room, so that a
+	 * full provider fails its allocations cheaply.
+	 */
+	cached = addr ? 0 : p2pdma_cached_bytes(p);
+	if (cached && gen_pool_avail(p->pool) + cached >= bytes) {
 		p2pdma_cache_drain(p);
 		addr = gen_pool_alloc_owner(p->pool, bytes, (void **)ref);
 	}

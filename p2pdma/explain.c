@@ -16,6 +16,7 @@
 
 #include <linux/debugfs.h>
 #include <linux/fs.h>
+#include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/seq_buf.h>
 #include <linux/seq_file.h>
@@ -29,6 +30,8 @@
 #define P2PDMA_EXPLAIN_BYTES (16 * 1024)
 
 static struct dentry *p2pdma_debugfs;
+/* One explain file's report: written, read and freed under it. */
+static DEFINE_MUTEX(p2pdma_explain_lock);
 
 struct p2pdma_explain_dev {
 	struct pci_dev *pdev;
@@ -165,10 +168,13 @@ static ssize_t p2pdma_explain_write(struct file *file, const char __user *ubuf,
 		if (s) {
 			seq_buf_init(s, (char *)(s + 1), P2PDMA_EXPLAIN_BYTES);
 			p2pdma_explain_all(s, devs, nr);
+			/* Two writers or a reader on one open file: one at a time. */
+			mutex_lock(&p2pdma_explain_lock);
 			kfree(file->private_data);
 			file->private_data = s;
 			/* The next read starts at the new report. */
 			*ppos = 0;
+			mutex_unlock(&p2pdma_explain_lock);
 		} else {
 			nr = -ENOMEM;
 		}
@@ -181,12 +187,16 @@ static ssize_t p2pdma_explain_write(struct file *file, const char __user *ubuf,
 static ssize_t p2pdma_explain_read(struct file *file, char __user *ubuf,
 				   size_t len, loff_t *ppos)
 {
-	struct seq_buf *s = file->private_data;
+	struct seq_buf *s;
+	ssize_t ret = 0;
 
-	if (!s)
-		return 0;
-	return simple_read_from_buffer(ubuf, len, ppos, s->buffer,
-				       seq_buf_used(s));
+	mutex_lock(&p2pdma_explain_lock);
+	s = file->private_data;
+	if (s)
+		ret = simple_read_from_buffer(ubuf, len, ppos, s->buffer,
+					      seq_buf_used(s));
+	mutex_unlock(&p2pdma_explain_lock);
+	return ret;
 }
 
 static int p2pdma_explain_release(struct inode *inode, struct file *file)

@@ -33,13 +33,18 @@ static unsigned long p2pdma_key(struct pci_dev *pdev)
 }
 
 /*
- * @pdev's provider. Under RCU, or with the provider kept alive otherwise
- * (the registry lock, or @pdev's devres that owns it).
+ * @pdev's provider, under RCU: another device's provider under the same
+ * key (a removed device's, still releasing) may be freed at any time, so
+ * even comparing its device must be done under RCU. The result stays
+ * valid after rcu_read_unlock() only when something else keeps it alive
+ * (@pdev's devres that owns it).
  */
 struct p2pdma_provider *p2pdma_provider_find_rcu(struct pci_dev *pdev)
 {
-	struct p2pdma_provider *p = xa_load(&p2pdma_providers, p2pdma_key(pdev));
+	struct p2pdma_provider *p;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "provider lookup outside RCU");
+	p = xa_load(&p2pdma_providers, p2pdma_key(pdev));
 	/* A removed device's address may belong to a new device by now. */
 	return p && p->pdev == pdev ? p : NULL;
 }
@@ -132,27 +137,40 @@ static struct p2pdma_provider *p2pdma_provider_create(struct pci_dev *pdev)
 	if (err)
 		return ERR_PTR(err);
 	err = sysfs_create_group(&pdev->dev.kobj, &p2pdma_sysfs_group);
-	if (!err)
-		err = devm_add_action_or_reset(&pdev->dev, p2pdma_sysfs_remove, pdev);
-	if (!err)
-		err = p2pdma_cdev_add(p);
+	if (err)
+		goto release;
+	err = devm_add_action_or_reset(&pdev->dev, p2pdma_sysfs_remove, pdev);
+	if (err)
+		goto release;
+	err = p2pdma_cdev_add(p);
 	if (err) {
-		/* No half-made provider stays registered. */
-		devm_release_action(&pdev->dev, p2pdma_provider_release, p);
-		return ERR_PTR(err);
+		pci_err(pdev, "p2pdma: cannot add the provider's char device: %d\n",
+			err);
+		devm_release_action(&pdev->dev, p2pdma_sysfs_remove, pdev);
+		goto release;
 	}
 	return p;
+
+release:
+	/* No half-made provider stays registered: the next try starts clean. */
+	devm_release_action(&pdev->dev, p2pdma_provider_release, p);
+	return ERR_PTR(err);
 }
 
 static struct p2pdma_provider *p2pdma_provider_get(struct pci_dev *pdev)
 {
 	struct p2pdma_provider *p;
+	bool other;
 
 	mutex_lock(&p2pdma_registry_lock);
+	rcu_read_lock();
 	p = xa_load(&p2pdma_providers, p2pdma_key(pdev));
+	/* Under RCU: a removed device's dying provider may be freed now. */
+	other = p && p->pdev != pdev;
+	rcu_read_unlock();
 	if (!p) {
 		p = p2pdma_provider_create(pdev);
-	} else if (p->pdev != pdev) {
+	} else if (other) {
 		/* Never add ranges to a removed device's dying provider. */
 		pci_err(pdev, "p2pdma: the device that had this address before is still releasing its p2p memory: register again once it is gone\n");
 		p = ERR_PTR(-EBUSY);
@@ -306,9 +324,10 @@ void p2pdma_remove_resources(struct pci_dev *pdev)
 	struct p2pdma_provider *p;
 	struct p2pdma_range *range;
 
-	mutex_lock(&p2pdma_registry_lock);
+	/* Ours, so kept alive past RCU by @pdev's devres, released below. */
+	rcu_read_lock();
 	p = p2pdma_provider_find_rcu(pdev);
-	mutex_unlock(&p2pdma_registry_lock);
+	rcu_read_unlock();
 	if (!p)
 		return;
 	for (;;) {

@@ -20,6 +20,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/idr.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/memremap.h>
@@ -35,6 +36,9 @@
 #include <asm/processor.h>
 
 #include <p2pdma/p2pdma.h>
+#include "../../p2pdma/p2pdma-kunit.h"
+
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 
 #define P2PK_IVSHMEM_VENDOR	0x1af4
 #define P2PK_IVSHMEM_DEVICE	0x1110
@@ -749,6 +753,34 @@ static void p2pk_exhaustion(struct kunit *test)
 	p2pk_expect_balanced(test, rig.shm);
 }
 
+/*
+ * An allocation nothing can satisfy fails without draining the per-CPU
+ * caches (every CPU's lock): a full provider fails cheaply. One that the
+ * cached buffers can satisfy drains them and succeeds.
+ */
+static void p2pk_alloc_fails_cheaply(struct kunit *test)
+{
+	u64 size = p2pk_stat(test, rig.shm, "size"), avail, cached;
+	void *buf;
+
+	buf = p2pdma_alloc(rig.shm, PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	p2pdma_free(rig.shm, buf, PAGE_SIZE);
+	cached = p2pk_stat(test, rig.shm, "cached");
+	KUNIT_ASSERT_GE_MSG(test, cached, PAGE_SIZE, "the freed page is not cached");
+
+	KUNIT_EXPECT_NULL(test, p2pdma_alloc(rig.shm, size + PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, p2pk_stat(test, rig.shm, "cached"), cached);
+
+	/* All that is free, cached buffers included. */
+	avail = p2pk_stat(test, rig.shm, "available");
+	buf = p2pdma_alloc(rig.shm, avail);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_EXPECT_EQ(test, p2pk_stat(test, rig.shm, "cached"), 0);
+	p2pdma_free(rig.shm, buf, avail);
+	p2pk_expect_balanced(test, rig.shm);
+}
+
 static int p2pk_alloc_init(struct kunit *test)
 {
 	p2pk_need_shm_provider(test);
@@ -765,6 +797,7 @@ static struct kunit_case p2pk_alloc_cases[] = {
 	KUNIT_CASE(p2pk_alloc_owner),
 	KUNIT_CASE(p2pk_sgl),
 	KUNIT_CASE(p2pk_exhaustion),
+	KUNIT_CASE(p2pk_alloc_fails_cheaply),
 	{}
 };
 
@@ -1188,6 +1221,33 @@ static void p2pk_add_unbind_releases(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, p2pk_stat(test, rig.shm, "size"), p2pk_shm_len());
 }
 
+/*
+ * With every char device minor taken (256 providers), a new provider
+ * cannot be made: the registration fails with that error and leaves
+ * nothing behind (no p2pmem/ files), so that it succeeds once a minor is
+ * free again.
+ */
+static void p2pk_add_no_minor_left(struct kunit *test)
+{
+	int *minors = kunit_kcalloc(test, 256, sizeof(*minors), GFP_KERNEL);
+	int minor, taken = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, minors);
+	while (taken < 256 &&
+	       (minor = ida_alloc_max(&p2pmem_ida, 255, GFP_KERNEL)) >= 0)
+		minors[taken++] = minor;
+	KUNIT_EXPECT_EQ(test, ida_alloc_max(&p2pmem_ida, 255, GFP_KERNEL), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, p2pdma_add_resource(rig.shm, P2PK_SHM_BAR, 0, 0),
+			-ENOSPC);
+	KUNIT_EXPECT_FALSE(test, p2pk_has_p2pmem(rig.shm));
+	KUNIT_EXPECT_FALSE(test, p2pdma_published(rig.shm));
+	while (taken)
+		ida_free(&p2pmem_ida, minors[--taken]);
+	KUNIT_EXPECT_EQ(test, p2pdma_add_resource(rig.shm, P2PK_SHM_BAR, 0, 0), 0);
+	KUNIT_EXPECT_TRUE(test, p2pk_has_p2pmem(rig.shm));
+	KUNIT_EXPECT_EQ(test, p2pk_stat(test, rig.shm, "size"), p2pk_shm_len());
+}
+
 /* Publishing does nothing for a device that has no memory registered. */
 static void p2pk_publish_non_provider(struct kunit *test)
 {
@@ -1224,6 +1284,7 @@ static struct kunit_case p2pk_register_cases[] = {
 	KUNIT_CASE(p2pk_add_overlap),
 	KUNIT_CASE(p2pk_add_two_ranges),
 	KUNIT_CASE(p2pk_add_unbind_releases),
+	KUNIT_CASE(p2pk_add_no_minor_left),
 	KUNIT_CASE(p2pk_publish_non_provider),
 	{}
 };
