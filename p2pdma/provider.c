@@ -13,8 +13,10 @@
 
 #include <linux/device.h>
 #include <linux/genalloc.h>
+#include <linux/jiffies.h>
 #include <linux/memremap.h>
 #include <linux/pci.h>
+#include <linux/seq_buf.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
 
@@ -79,10 +81,53 @@ struct pci_dev *p2pdma_next_candidate(unsigned long *index)
 	return pdev;
 }
 
+/* The first report after teardown began, and then how often. */
+#define P2PDMA_HELD_FIRST_REPORT	(5 * HZ)
+#define P2PDMA_HELD_REPORT		(30 * HZ)
+
+/*
+ * Teardown waits, as it must, until all of the memory is back: pages may
+ * not go while a device can still be pointed at them. Kernel users give
+ * it back once their I/O is done; what userspace holds after its mappings
+ * were revoked are long-term pins, which these kernels cannot refuse.
+ * Say who holds what, so that an operator can end the wait.
+ */
+static void p2pdma_held_report(struct work_struct *work)
+{
+	struct p2pdma_provider *p = container_of(to_delayed_work(work),
+						 struct p2pdma_provider,
+						 held_report);
+	s64 in_use = atomic64_read(&p->in_use);
+	s64 mapped = atomic64_read(&p->mapped);
+	struct p2pdma_user_counters sum;
+	unsigned int i, nr;
+	char users[128];
+	struct seq_buf s;
+
+	if (in_use <= 0)
+		return;
+	seq_buf_init(&s, users, sizeof(users));
+	/* Pairs with the release in p2pdma_user_add(). */
+	nr = smp_load_acquire(&p->nr_users);
+	for (i = 0; i < nr; i++) {
+		p2pdma_user_sum(p, i, &sum);
+		if (sum.bytes > 0)
+			seq_buf_printf(&s, " %s %lld", p->users[i].name, sum.bytes);
+	}
+	if (!seq_buf_used(&s))
+		seq_buf_printf(&s, " none");
+	pci_warn(p->pdev, "p2pdma: removal waits for %lld bytes of p2p memory still in use (%u s): modules:%.*s; userspace: %lld bytes pinned past their revoked mappings (an RDMA memory registration, see rdma resource show mr; io_uring fixed buffers; VFIO): it goes on once they are released\n",
+		 in_use, jiffies_to_msecs(jiffies - p->teardown_start) / 1000,
+		 (int)seq_buf_used(&s), users, mapped);
+	schedule_delayed_work(&p->held_report, P2PDMA_HELD_REPORT);
+}
+
 /* Last devres action of a provider: nothing of it is in use any more. */
 static void p2pdma_provider_release(void *data)
 {
 	struct p2pdma_provider *p = data;
+
+	cancel_delayed_work_sync(&p->held_report);
 
 	/* A provider that never had a range was never retired. */
 	p2pdma_cdev_revoke(p);
@@ -117,6 +162,7 @@ static struct p2pdma_provider *p2pdma_provider_create(struct pci_dev *pdev)
 	mutex_init(&p->lock);
 	spin_lock_init(&p->users_lock);
 	xa_init_flags(&p->verdicts, XA_FLAGS_LOCK_IRQ);
+	INIT_DELAYED_WORK(&p->held_report, p2pdma_held_report);
 	p->pool = gen_pool_create(PAGE_SHIFT, dev_to_node(&pdev->dev));
 	p->cpu = alloc_percpu(struct p2pdma_cpu);
 	err = p->pool && p->cpu ? 0 : -ENOMEM;
@@ -185,11 +231,16 @@ static void p2pdma_range_retire(void *data)
 	struct p2pdma_range *range = data;
 	struct p2pdma_provider *p = range->provider;
 
+	if (!READ_ONCE(p->dying))
+		p->teardown_start = jiffies;
 	WRITE_ONCE(p->dying, true);
 	WRITE_ONCE(p->published, false);
 	/* Cached buffers and user mappings hold references teardown waits for. */
 	p2pdma_cache_drain(p);
 	p2pdma_user_revoke(p);
+	/* Once, for all ranges: the first to be retired starts it. */
+	if (atomic64_read(&p->in_use) > 0)
+		schedule_delayed_work(&p->held_report, P2PDMA_HELD_FIRST_REPORT);
 	mutex_lock(&p->lock);
 	list_del(&range->node);
 	mutex_unlock(&p->lock);

@@ -14,6 +14,7 @@
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 struct gen_pool;
@@ -91,6 +92,9 @@ struct p2pdma_cpu {
  * @users_lock: serialises additions to @users
  * @verdicts: cached topology verdicts, keyed by client (topology.c)
  * @cdev: its character device (chardev.c), until revoked
+ * @held_report: while teardown waits for memory still in use, says who
+ *	holds it, every so often
+ * @teardown_start: when teardown began (jiffies)
  * @rcu: frees the provider after lockless readers are done
  */
 struct p2pdma_provider {
@@ -112,6 +116,8 @@ struct p2pdma_provider {
 	spinlock_t users_lock; /* additions to users[] */
 	struct xarray verdicts;
 	struct p2pmem_dev *cdev;
+	struct delayed_work held_report;
+	unsigned long teardown_start;
 	struct rcu_head rcu;
 };
 
