@@ -38,6 +38,17 @@ static const struct p2pdma_host_bridge_id p2pdma_host_bridges[] = {
 static u32 p2pdma_extra_bridges[P2PDMA_EXTRA_BRIDGES];
 static DEFINE_MUTEX(p2pdma_extra_lock);
 
+/* Every AMD host bridge since Zen routes it. */
+static bool p2pdma_amd_zen(void)
+{
+#ifdef CONFIG_X86
+	return boot_cpu_data.x86_vendor == X86_VENDOR_AMD &&
+	       boot_cpu_data.x86 >= 0x17;
+#else
+	return false;
+#endif
+}
+
 bool p2pdma_host_bridge_allowed(struct pci_dev *root)
 {
 	u32 id;
@@ -45,9 +56,7 @@ bool p2pdma_host_bridge_allowed(struct pci_dev *root)
 
 	if (!root)
 		return false;
-	/* Every AMD host bridge since Zen routes it. */
-	if (IS_ENABLED(CONFIG_X86) && boot_cpu_data.x86_vendor == X86_VENDOR_AMD &&
-	    boot_cpu_data.x86 >= 0x17)
+	if (p2pdma_amd_zen())
 		return true;
 	for (i = 0; i < ARRAY_SIZE(p2pdma_host_bridges); i++)
 		if (root->vendor == p2pdma_host_bridges[i].vendor &&

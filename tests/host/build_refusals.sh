@@ -3,14 +3,15 @@
 #
 # Bad build inputs stop the build with one clear line of ours saying what is
 # wrong and what to do: missing headers, an unsupported kernel, a kernel with
-# CONFIG_PCI_P2PDMA=y (make, Kbuild and DKMS), missing or mismatched kernel
+# CONFIG_PCI_P2PDMA=y (make, Kbuild and DKMS), another architecture than
+# x86-64 (DKMS), missing or mismatched kernel
 # source, a patch that does not apply. KSRC= of the right version builds.
 # Runs on the host with TEST_KVER, TEST_KDIR, REPO and OUT set by tests/run.
 
 # shellcheck source=tests/lib/ktap.sh
 . "$REPO/tests/lib/ktap.sh"
 
-plan 10
+plan 11
 read -r kversion series < <("$REPO/scripts/kernel-info" "$TEST_KDIR")
 src=$("$REPO/scripts/kernel-source" "$series")
 
@@ -77,6 +78,20 @@ dkms_refuses_p2pdma_kernel() {
 }
 check "CONFIG_PCI_P2PDMA=y: dkms build refuses (BUILD_EXCLUSIVE_CONFIG)" \
 	dkms_refuses_p2pdma_kernel
+
+# dkms_refuses_arch ARCH: DKMS, in its own tree, builds nothing for ARCH.
+dkms_refuses_arch() {
+	local tree=$OUT/dkms-$1 version status=0
+	version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$REPO/dkms.conf")
+	mkdir -p "$tree/dkms"
+	"$REPO/scripts/copy-package" "$tree/source/p2pdma-$version"
+	local opts=(--dkmstree "$tree/dkms" --sourcetree "$tree/source")
+	dkms add "p2pdma/$version" "${opts[@]}" || return 1
+	dkms build "p2pdma/$version" -k "$TEST_KVER" -a "$1" "${opts[@]}" || status=$?
+	[ "$status" -eq 77 ] && [ ! -e "$tree/dkms/p2pdma/$version/$TEST_KVER/$1/module" ]
+}
+check "another architecture (arm64): dkms build refuses (BUILD_EXCLUSIVE_ARCH)" \
+	dkms_refuses_arch aarch64
 
 mkdir -p "$OUT/no-source"
 check "missing kernel source: stops and says how to get it" \
