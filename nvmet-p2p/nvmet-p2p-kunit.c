@@ -312,6 +312,133 @@ static void nvmet_p2p_ctrl_providers(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, p2pdma_published(rig->ivshmem));
 }
 
+/* Providers gone or withdrawn leave the controller, with their references. */
+static void nvmet_p2p_ctrl_pruned(struct kunit *test)
+{
+	struct nvmet_p2p_rig *rig = test->priv;
+	struct nvmet_p2p_queue *q = nvmet_p2p_queue(test, NULL);
+	unsigned int nic_refs = nvmet_p2p_refs(rig->nic);
+	unsigned int shm_refs = nvmet_p2p_refs(rig->ivshmem);
+
+	/* The NIC stands for a provider that has gone: it publishes nothing. */
+	KUNIT_ASSERT_TRUE(test, nvmet_p2p_ctrl_add(&q->ctrl, rig->nic));
+	KUNIT_ASSERT_TRUE(test, nvmet_p2p_ctrl_add(&q->ctrl, rig->ivshmem));
+	mutex_lock(&q->subsys.lock);
+	nvmet_p2p_ctrl_prune(&q->ctrl);
+	mutex_unlock(&q->subsys.lock);
+	KUNIT_EXPECT_NULL(test, q->ctrl.p2p.providers[0]);
+	KUNIT_EXPECT_PTR_EQ(test, q->ctrl.p2p.providers[1], rig->ivshmem);
+	KUNIT_EXPECT_EQ(test, nvmet_p2p_refs(rig->nic), nic_refs);
+	KUNIT_EXPECT_EQ(test, nvmet_p2p_refs(rig->ivshmem), shm_refs + 1);
+	mutex_lock(&q->subsys.lock);
+	nvmet_p2p_ctrl_release(&q->ctrl);
+	mutex_unlock(&q->subsys.lock);
+	KUNIT_EXPECT_EQ(test, nvmet_p2p_refs(rig->ivshmem), shm_refs);
+}
+
+/*
+ * Without CONFIG_PCI_P2PDMA the stock map is never set up, even for a
+ * transport that names a PCI client (a hardware RDMA device): no stock
+ * client kept, no search per namespace (whose stub only logged errors).
+ */
+static void nvmet_p2p_no_stock_map(struct kunit *test)
+{
+	struct nvmet_p2p_rig *rig = test->priv;
+	struct nvmet_p2p_queue *q = nvmet_p2p_queue(test, &rig->nic->dev);
+	unsigned int nic_refs = nvmet_p2p_refs(rig->nic);
+	struct nvmet_req req = { .p2p_client = &rig->nic->dev };
+
+	KUNIT_ASSERT_EQ(test, xa_insert(&q->subsys.namespaces, 1, &q->ns,
+					GFP_KERNEL), 0);
+	q->subsys.nr_namespaces = 1;
+	q->ns.use_p2pmem = true;
+	mutex_lock(&q->subsys.lock);
+	nvmet_setup_p2p_ns_map(&q->ctrl, &req);
+	mutex_unlock(&q->subsys.lock);
+	KUNIT_EXPECT_NULL(test, q->ctrl.p2p_client);
+	KUNIT_EXPECT_EQ(test, nvmet_p2p_refs(rig->nic), nic_refs);
+	put_device(q->ctrl.p2p_client);
+	xa_destroy(&q->subsys.namespaces);
+}
+
+/* @req gets no p2p memory (given back if it did). */
+static void nvmet_p2p_expect_no_p2p(struct kunit *test, struct nvmet_req *req)
+{
+	bool got = nvmet_p2p_alloc_sgls(req);
+
+	KUNIT_EXPECT_FALSE(test, got);
+	if (got)
+		nvmet_p2p_free_sgls(req);
+}
+
+static u8 nvmet_p2p_mdts_8(const struct nvmet_ctrl *ctrl)
+{
+	return 8;	/* nvmet-rdma's: 1 MiB */
+}
+
+static const struct nvmet_fabrics_ops nvmet_p2p_rdma_like_ops = {
+	.get_mdts = nvmet_p2p_mdts_8,
+};
+
+/*
+ * A command longer than the transport's MDTS gets no p2p memory: buffers
+ * are taken before commands are validated, and a remote host must not
+ * drain the provider with such lengths.
+ */
+static void nvmet_p2p_oversize(struct kunit *test)
+{
+	struct nvmet_p2p_rig *rig = test->priv;
+	struct nvmet_p2p_queue *q = nvmet_p2p_queue(test, &rig->nic->dev);
+	struct nvmet_port *port = kunit_kzalloc(test, sizeof(*port), GFP_KERNEL);
+	struct nvmet_req req = {};
+
+	KUNIT_ASSERT_NOT_NULL(test, port);
+	q->ctrl.ops = &nvmet_p2p_rdma_like_ops;
+	q->sq.p2p.provider = rig->ivshmem;
+	q->ns.use_p2pmem = true;
+	req.sq = &q->sq;
+	req.ns = &q->ns;
+	req.port = port;
+
+	req.transfer_len = SZ_16M;
+	nvmet_p2p_expect_no_p2p(test, &req);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.fallback_oversize), 1);
+	KUNIT_EXPECT_NULL(test, req.sg);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.ios), 0);
+
+	/* 1 MiB is no oversize: it goes on to the namespace, a file here. */
+	req.transfer_len = SZ_1M;
+	nvmet_p2p_expect_no_p2p(test, &req);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.fallback_oversize), 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.fallback_namespace), 1);
+}
+
+/*
+ * A queue whose provider is gone (here the NIC, which publishes nothing)
+ * falls back at once, counted as exhausted: no verdict is walked for it,
+ * not even the namespace's.
+ */
+static void nvmet_p2p_gone_provider(struct kunit *test)
+{
+	struct nvmet_p2p_rig *rig = test->priv;
+	struct nvmet_p2p_queue *q = nvmet_p2p_queue(test, &rig->nic->dev);
+	struct nvmet_port *port = kunit_kzalloc(test, sizeof(*port), GFP_KERNEL);
+	struct nvmet_req req = {};
+
+	KUNIT_ASSERT_NOT_NULL(test, port);
+	q->ctrl.ops = &nvmet_p2p_rdma_like_ops;
+	q->sq.p2p.provider = rig->nic;
+	q->ns.use_p2pmem = true;
+	req.sq = &q->sq;
+	req.ns = &q->ns;
+	req.port = port;
+	req.transfer_len = SZ_64K;
+	nvmet_p2p_expect_no_p2p(test, &req);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.fallback_exhausted), 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.fallback_namespace), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.fallback_client), 0);
+}
+
 static struct kunit_case nvmet_p2p_cases[] = {
 	KUNIT_CASE(nvmet_p2p_parse_bools),
 	KUNIT_CASE(nvmet_p2p_parse_refused),
@@ -320,6 +447,10 @@ static struct kunit_case nvmet_p2p_cases[] = {
 	KUNIT_CASE(nvmet_p2p_pinned_provider),
 	KUNIT_CASE(nvmet_p2p_found_provider),
 	KUNIT_CASE(nvmet_p2p_ctrl_providers),
+	KUNIT_CASE(nvmet_p2p_ctrl_pruned),
+	KUNIT_CASE(nvmet_p2p_no_stock_map),
+	KUNIT_CASE(nvmet_p2p_oversize),
+	KUNIT_CASE(nvmet_p2p_gone_provider),
 	{}
 };
 

@@ -19,6 +19,8 @@ bool nvmet_p2p_ctrl_add(struct nvmet_ctrl *ctrl, struct pci_dev *provider);
 struct pci_dev *nvmet_p2p_provider_for(struct nvmet_sq *sq,
 				       struct p2pdma_client *clients,
 				       int nr, struct pci_dev *pin);
+void nvmet_p2p_ctrl_prune(struct nvmet_ctrl *ctrl);
+void nvmet_setup_p2p_ns_map(struct nvmet_ctrl *ctrl, struct nvmet_req *req);
 #endif
 
 #endif /* _NVMET_P2P_KUNIT_H */

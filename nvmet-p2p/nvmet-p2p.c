@@ -76,12 +76,14 @@ static ssize_t nvmet_p2p_p2pmem_stats_show(struct config_item *item,
 	struct nvmet_p2p_port *p2p = &to_nvmet_port(item)->p2p;
 
 	return sysfs_emit(page,
-			  "queues_p2p %lld\nqueues_system_memory %lld\nios %lld\nbytes %lld\nfallback_exhausted %lld\nfallback_namespace %lld\nprovider %s\n",
+			  "queues_p2p %lld\nqueues_system_memory %lld\nios %lld\nbytes %lld\nfallback_exhausted %lld\nfallback_namespace %lld\nfallback_client %lld\nfallback_oversize %lld\nprovider %s\n",
 			  atomic64_read(&p2p->queues_p2p),
 			  atomic64_read(&p2p->queues_sysmem),
 			  atomic64_read(&p2p->ios), atomic64_read(&p2p->bytes),
 			  atomic64_read(&p2p->fallback_exhausted),
 			  atomic64_read(&p2p->fallback_namespace),
+			  atomic64_read(&p2p->fallback_client),
+			  atomic64_read(&p2p->fallback_oversize),
 			  p2p->provider[0] ? p2p->provider : "none");
 }
 
@@ -198,6 +200,21 @@ static bool nvmet_p2p_ns_reaches(struct nvmet_ns *ns, struct pci_dev *provider)
 }
 
 /*
+ * Whether @sq's transport device may still use @provider's memory: a
+ * policy change (soft_rdma, allow_host_bridge) after the queue chose it
+ * applies at once. A cached verdict.
+ */
+static bool nvmet_p2p_client_reaches(struct nvmet_sq *sq,
+				     struct pci_dev *provider)
+{
+	struct p2pdma_client client = { .dev = sq->p2p.client,
+					.virt_dma = sq->p2p.virt_dma };
+	struct p2pdma_verdict verdict;
+
+	return p2pdma_judge(provider, &client, &verdict) >= 0;
+}
+
+/*
  * Clients of @sq: its transport's device and every enabled namespace that
  * takes p2p memory; *@pin gets the provider one of them pins, held, or
  * NULL. Returns how many, or -1 if a namespace can never take p2p memory.
@@ -245,6 +262,25 @@ unlock:
 	return nr;
 }
 EXPORT_SYMBOL_IF_KUNIT(nvmet_p2p_clients);
+
+/*
+ * Forget the providers of @ctrl that are gone or withdrawn: its queues no
+ * longer take their memory, so namespaces enabled later need not reach
+ * them. Called with the subsystem's lock held.
+ */
+VISIBLE_IF_KUNIT void nvmet_p2p_ctrl_prune(struct nvmet_ctrl *ctrl)
+{
+	int i;
+
+	for (i = 0; i < NVMET_P2P_CTRL_PROVIDERS; i++) {
+		if (ctrl->p2p.providers[i] &&
+		    !p2pdma_published(ctrl->p2p.providers[i])) {
+			pci_dev_put(ctrl->p2p.providers[i]);
+			ctrl->p2p.providers[i] = NULL;
+		}
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(nvmet_p2p_ctrl_prune);
 
 /*
  * Note @provider among the controller's, so that namespaces enabled later
@@ -330,6 +366,8 @@ int nvmet_p2p_ns_enable(struct nvmet_ns *ns)
 			return ret;
 	}
 	list_for_each_entry(ctrl, &ns->subsys->ctrls, subsys_entry) {
+		/* A removed provider is no reason to refuse a namespace. */
+		nvmet_p2p_ctrl_prune(ctrl);
 		for (i = 0; i < NVMET_P2P_CTRL_PROVIDERS; i++) {
 			p = ctrl->p2p.providers[i];
 			if (!p)
@@ -419,6 +457,17 @@ void nvmet_p2p_sq_destroy(struct nvmet_sq *sq)
 	memset(&sq->p2p, 0, sizeof(sq->p2p));
 }
 
+/*
+ * The most data one command may carry: the transport's MDTS (in units of
+ * the 4 KiB minimum page size), or 1 MiB where it sets none.
+ */
+static u32 nvmet_p2p_max_len(struct nvmet_ctrl *ctrl)
+{
+	u8 mdts = ctrl->ops->get_mdts ? ctrl->ops->get_mdts(ctrl) : 0;
+
+	return mdts ? SZ_4K << min_t(u8, mdts, 18) : SZ_1M;
+}
+
 bool nvmet_p2p_alloc_sgls(struct nvmet_req *req)
 {
 	struct pci_dev *provider = req->sq->p2p.provider;
@@ -428,6 +477,22 @@ bool nvmet_p2p_alloc_sgls(struct nvmet_req *req)
 	if (!provider || !req->ns || !req->ns->use_p2pmem)
 		return false;
 	port = &req->port->p2p;
+	/*
+	 * Buffers are taken before the command is validated: a remote host
+	 * must not drain the provider with lengths no valid command has.
+	 */
+	if (len > nvmet_p2p_max_len(req->sq->ctrl) ||
+	    req->metadata_len > nvmet_p2p_max_len(req->sq->ctrl)) {
+		atomic64_inc(&port->fallback_oversize);
+		return false;
+	}
+	/* Gone or withdrawn: fall back at once, no verdict to walk. */
+	if (!p2pdma_published(provider))
+		goto exhausted;
+	if (!nvmet_p2p_client_reaches(req->sq, provider)) {
+		atomic64_inc(&port->fallback_client);
+		return false;
+	}
 	if (!nvmet_p2p_ns_reaches(req->ns, provider)) {
 		atomic64_inc(&port->fallback_namespace);
 		return false;
@@ -454,6 +519,7 @@ exhausted:
 	atomic64_inc(&port->fallback_exhausted);
 	return false;
 }
+EXPORT_SYMBOL_IF_KUNIT(nvmet_p2p_alloc_sgls);
 
 void nvmet_p2p_free_sgls(struct nvmet_req *req)
 {
@@ -462,3 +528,4 @@ void nvmet_p2p_free_sgls(struct nvmet_req *req)
 		p2pdma_free_sgl(req->p2p_dev, req->metadata_sg);
 	req->p2p_dev = NULL;
 }
+EXPORT_SYMBOL_IF_KUNIT(nvmet_p2p_free_sgls);

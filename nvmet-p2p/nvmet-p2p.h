@@ -36,6 +36,10 @@ struct rdma_cm_id;
  *	or going away
  * @fallback_namespace: I/Os on system memory because their namespace
  *	cannot reach the queue's provider
+ * @fallback_client: I/Os on system memory because the queue's transport
+ *	device may no longer use the provider (a policy changed)
+ * @fallback_oversize: I/Os on system memory because the command's length
+ *	was more than any command may carry (it fails validation later)
  * @provider: PCI name of the newest I/O queue's provider, or empty
  */
 struct nvmet_p2p_port {
@@ -46,6 +50,8 @@ struct nvmet_p2p_port {
 	atomic64_t bytes;
 	atomic64_t fallback_exhausted;
 	atomic64_t fallback_namespace;
+	atomic64_t fallback_client;
+	atomic64_t fallback_oversize;
 	char provider[32];
 };
 
