@@ -89,6 +89,9 @@ check "a drive in use as swap is not written (ETXTBSY)" \
 	bash -c "[ \$(python3 $rw_py write $node $drive $AT /tmp/new) = ETXTBSY ]"
 run swapoff "$drive"
 dd if=/tmp/old of="$drive" bs=1M seek=32 oflag=direct status=none
+# The drive's page cache lives while the drive is open: its last close
+# writes it back and drops it. Keep it open for the coherence checks.
+exec 7<"$drive"
 # buffered_holds FILE: a buffered read at AT, through the page cache, is FILE.
 buffered_holds() { cmp <(dd if="$drive" bs=1M skip=32 count=1 status=none) "$1"; }
 buffered_holds /tmp/old >/dev/null  # the old data is now cached
@@ -102,6 +105,7 @@ dd if=/tmp/old of="$drive" bs=1M seek=32 status=none conv=notrunc  # dirty again
 rw write "$node" "$drive" $AT /tmp/new
 sync
 check "a write is not undone by the dirty cache written back later" holds_at /tmp/new $AT
+exec 7<&-
 check "an address off the queue's DMA alignment is refused (EINVAL)" \
 	bash -c "[ \$(python3 $rw_py read $node $drive $AT 4096 rw 1) = EINVAL ]"
 check "a read into a mapping without PROT_WRITE is refused (EFAULT)" \
