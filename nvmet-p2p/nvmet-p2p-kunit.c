@@ -381,6 +381,30 @@ static const struct nvmet_fabrics_ops nvmet_p2p_rdma_like_ops = {
 };
 
 /*
+ * A command of @len bytes on an I/O queue of an RDMA-like transport whose
+ * provider is @provider, for a file namespace (no drive) with p2pmem 1.
+ * Its counters are in req->port->p2p.
+ */
+static struct nvmet_req *nvmet_p2p_command(struct kunit *test,
+					   struct pci_dev *provider, u32 len)
+{
+	struct nvmet_p2p_rig *rig = test->priv;
+	struct nvmet_p2p_queue *q = nvmet_p2p_queue(test, &rig->nic->dev);
+	struct nvmet_req *req = kunit_kzalloc(test, sizeof(*req), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, req);
+	req->port = kunit_kzalloc(test, sizeof(*req->port), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, req->port);
+	q->ctrl.ops = &nvmet_p2p_rdma_like_ops;
+	q->sq.p2p.provider = provider;
+	q->ns.use_p2pmem = true;
+	req->sq = &q->sq;
+	req->ns = &q->ns;
+	req->transfer_len = len;
+	return req;
+}
+
+/*
  * A command longer than the transport's MDTS gets no p2p memory: buffers
  * are taken before commands are validated, and a remote host must not
  * drain the provider with such lengths.
@@ -388,29 +412,19 @@ static const struct nvmet_fabrics_ops nvmet_p2p_rdma_like_ops = {
 static void nvmet_p2p_oversize(struct kunit *test)
 {
 	struct nvmet_p2p_rig *rig = test->priv;
-	struct nvmet_p2p_queue *q = nvmet_p2p_queue(test, &rig->nic->dev);
-	struct nvmet_port *port = kunit_kzalloc(test, sizeof(*port), GFP_KERNEL);
-	struct nvmet_req req = {};
+	struct nvmet_req *req = nvmet_p2p_command(test, rig->ivshmem, SZ_16M);
+	struct nvmet_p2p_port *counts = &req->port->p2p;
 
-	KUNIT_ASSERT_NOT_NULL(test, port);
-	q->ctrl.ops = &nvmet_p2p_rdma_like_ops;
-	q->sq.p2p.provider = rig->ivshmem;
-	q->ns.use_p2pmem = true;
-	req.sq = &q->sq;
-	req.ns = &q->ns;
-	req.port = port;
-
-	req.transfer_len = SZ_16M;
-	nvmet_p2p_expect_no_p2p(test, &req);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.fallback_oversize), 1);
-	KUNIT_EXPECT_NULL(test, req.sg);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.ios), 0);
+	nvmet_p2p_expect_no_p2p(test, req);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&counts->fallback_oversize), 1);
+	KUNIT_EXPECT_NULL(test, req->sg);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&counts->ios), 0);
 
 	/* 1 MiB is no oversize: it goes on to the namespace, a file here. */
-	req.transfer_len = SZ_1M;
-	nvmet_p2p_expect_no_p2p(test, &req);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.fallback_oversize), 1);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.fallback_namespace), 1);
+	req->transfer_len = SZ_1M;
+	nvmet_p2p_expect_no_p2p(test, req);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&counts->fallback_oversize), 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&counts->fallback_namespace), 1);
 }
 
 /*
@@ -421,22 +435,13 @@ static void nvmet_p2p_oversize(struct kunit *test)
 static void nvmet_p2p_gone_provider(struct kunit *test)
 {
 	struct nvmet_p2p_rig *rig = test->priv;
-	struct nvmet_p2p_queue *q = nvmet_p2p_queue(test, &rig->nic->dev);
-	struct nvmet_port *port = kunit_kzalloc(test, sizeof(*port), GFP_KERNEL);
-	struct nvmet_req req = {};
+	struct nvmet_req *req = nvmet_p2p_command(test, rig->nic, SZ_64K);
+	struct nvmet_p2p_port *counts = &req->port->p2p;
 
-	KUNIT_ASSERT_NOT_NULL(test, port);
-	q->ctrl.ops = &nvmet_p2p_rdma_like_ops;
-	q->sq.p2p.provider = rig->nic;
-	q->ns.use_p2pmem = true;
-	req.sq = &q->sq;
-	req.ns = &q->ns;
-	req.port = port;
-	req.transfer_len = SZ_64K;
-	nvmet_p2p_expect_no_p2p(test, &req);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.fallback_exhausted), 1);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.fallback_namespace), 0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&port->p2p.fallback_client), 0);
+	nvmet_p2p_expect_no_p2p(test, req);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&counts->fallback_exhausted), 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&counts->fallback_namespace), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&counts->fallback_client), 0);
 }
 
 static struct kunit_case nvmet_p2p_cases[] = {

@@ -206,6 +206,17 @@ static void p2pk_set_param(struct kunit *test, const char *name,
 			    "%s=%s", name, val);
 }
 
+/* Set module parameter @name to @val until the test ends. */
+static void p2pk_set_param_kept(struct kunit *test, const char *name,
+				const char *val)
+{
+	char path[P2PK_PATH_MAX];
+
+	p2pk_param_path(path, name);
+	p2pk_keep(test, path);
+	p2pk_set_param(test, name, val);
+}
+
 /* Whether module parameter @name reads as @val now. */
 static bool p2pk_param_is(struct kunit *test, const char *name,
 			  const char *val)
@@ -1436,15 +1447,13 @@ static bool p2pk_amd_zen(void)
 static void p2pk_verdict_host_bridge_on(struct kunit *test)
 {
 	struct p2pdma_client client;
-	char line[P2PK_LINE_MAX], path[P2PK_PATH_MAX];
+	char line[P2PK_LINE_MAX], name[32];
 	struct p2pdma_verdict v;
 	struct pci_bus *bus;
 	int links;
 
 	KUNIT_ASSERT_NOT_NULL(test, rig.outside);
-	p2pk_param_path(path, "allow_host_bridge");
-	p2pk_keep(test, path);
-	p2pk_set_param(test, "allow_host_bridge", "1");
+	p2pk_set_param_kept(test, "allow_host_bridge", "1");
 	client = p2pk_client(rig.outside);
 	links = p2pk_links_to_host(rig.shm) + p2pk_links_to_host(rig.outside);
 	if (p2pk_amd_zen()) {
@@ -1460,9 +1469,9 @@ static void p2pk_verdict_host_bridge_on(struct kunit *test)
 	p2pk_expect_refused(test, rig.shm, &client, P2PDMA_HOST_BRIDGE_UNLISTED,
 			    "not on the allowlist");
 	KUNIT_EXPECT_EQ(test, p2pdma_explain(rig.shm, &client, line, sizeof(line)), -1);
-	snprintf(path, sizeof(path), "host bridge %04x:%02x:00.0",
+	snprintf(name, sizeof(name), "host bridge %04x:%02x:00.0",
 		 pci_domain_nr(bus), bus->number);
-	KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(line, path), "%s", line);
+	KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(line, name), "%s", line);
 	/* The switch path does not need the host bridge. */
 	if (rig.nic)
 		p2pk_expect_switch(test, rig.shm, rig.nic, false);
@@ -1508,7 +1517,6 @@ static void p2pk_verdict_not_pci(struct kunit *test)
 static void p2pk_verdict_virt_dma(struct kunit *test)
 {
 	struct p2pdma_client client;
-	char path[P2PK_PATH_MAX];
 
 	KUNIT_ASSERT_NOT_NULL(test, rig.nic);
 	KUNIT_ASSERT_TRUE_MSG(test, p2pk_param_is(test, "soft_rdma", "N"),
@@ -1518,9 +1526,7 @@ static void p2pk_verdict_virt_dma(struct kunit *test)
 	p2pk_expect_refused(test, rig.shm, &client, P2PDMA_VIRT_DMA, "soft_rdma");
 	KUNIT_EXPECT_NULL(test, p2pdma_find(&client, 1));
 
-	p2pk_param_path(path, "soft_rdma");
-	p2pk_keep(test, path);
-	p2pk_set_param(test, "soft_rdma", "1");
+	p2pk_set_param_kept(test, "soft_rdma", "1");
 	/* The policy change drops the cached refusal. */
 	p2pk_expect_switch(test, rig.shm, rig.nic, true);
 	p2pk_set_param(test, "soft_rdma", "0");
@@ -1743,15 +1749,12 @@ static void p2pk_find_skips(struct kunit *test)
 static void p2pk_verdict_atomic(struct kunit *test)
 {
 	struct p2pdma_client client;
-	char path[P2PK_PATH_MAX];
 	struct p2pdma_verdict v;
 	int dist;
 
 	KUNIT_ASSERT_NOT_NULL(test, rig.outside);
-	p2pk_param_path(path, "allow_host_bridge");
-	p2pk_keep(test, path);
 	/* A policy change: nothing is cached from here on. */
-	p2pk_set_param(test, "allow_host_bridge", "1");
+	p2pk_set_param_kept(test, "allow_host_bridge", "1");
 	client = p2pk_client(rig.outside);
 	preempt_disable();
 	dist = p2pdma_judge(rig.shm, &client, &v);
