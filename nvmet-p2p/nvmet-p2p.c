@@ -69,6 +69,12 @@ static ssize_t nvmet_p2p_allow_p2pmem_store(struct config_item *item,
 
 NVMET_P2P_ATTR(allow_p2pmem, "allow_p2pmem", 0644,
 	       nvmet_p2p_allow_p2pmem_show, nvmet_p2p_allow_p2pmem_store);
+/*
+ * The same setting under a name of nvmetcli's "param" group, which it
+ * saves and restores (before it links the port's subsystems).
+ */
+NVMET_P2P_ATTR(param_allow_p2pmem, "param_allow_p2pmem", 0644,
+	       nvmet_p2p_allow_p2pmem_show, nvmet_p2p_allow_p2pmem_store);
 
 static ssize_t nvmet_p2p_p2pmem_stats_show(struct config_item *item,
 					   char *page)
@@ -170,6 +176,12 @@ static ssize_t nvmet_p2p_ns_p2pmem_store(struct config_item *item,
 }
 
 NVMET_P2P_ATTR(ns_p2pmem, "p2pmem", 0644,
+	       nvmet_p2p_ns_p2pmem_show, nvmet_p2p_ns_p2pmem_store);
+/*
+ * The same setting in nvmetcli's "device" group, which it saves and
+ * restores before it enables the namespace.
+ */
+NVMET_P2P_ATTR(device_p2pmem, "device_p2pmem", 0644,
 	       nvmet_p2p_ns_p2pmem_show, nvmet_p2p_ns_p2pmem_store);
 
 /* Unlike upstream, a namespace takes p2p memory unless told otherwise. */

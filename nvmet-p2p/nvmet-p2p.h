@@ -83,6 +83,8 @@ struct nvmet_p2p_ctrl {
 extern struct configfs_attribute nvmet_p2p_attr_allow_p2pmem;
 extern struct configfs_attribute nvmet_p2p_attr_p2pmem_stats;
 extern struct configfs_attribute nvmet_p2p_attr_ns_p2pmem;
+extern struct configfs_attribute nvmet_p2p_attr_param_allow_p2pmem;
+extern struct configfs_attribute nvmet_p2p_attr_device_p2pmem;
 
 void nvmet_p2p_queue_attach(struct nvmet_req *req);
 void nvmet_p2p_sq_destroy(struct nvmet_sq *sq);
