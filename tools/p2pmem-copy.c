@@ -22,6 +22,7 @@
  *              cannot be pinned)
  *   -v         verify: each chunk read back from OUTPUT (or, without
  *              OUTPUT, the memory itself) must equal INPUT's
+ *   -h, --help this help (Documentation/man/p2pmem-copy.1 says the same)
  *
  * Exit status: 0 done (and verified), 1 an error (the message names the
  * call and errno), 2 bad usage, 3 the data did not verify.
@@ -30,6 +31,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -197,8 +199,42 @@ out:
 static int usage(void)
 {
 	fputs("Usage: p2pmem-copy [-m /dev/p2pmemN | -a ALLOCATE] [-p] [-c CHUNK] [-t THREADS]\n"
-	      "                   [-O OFFSET] [-v] -i INPUT [-o OUTPUT] -s SIZE\n", stderr);
+	      "                   [-O OFFSET] [-v] -i INPUT [-o OUTPUT] -s SIZE\n"
+	      "Try 'p2pmem-copy --help' for more information.\n", stderr);
 	return 2;
+}
+
+/* --help: what the man page, p2pmem-copy(1), says of each option. */
+static int print_help(void)
+{
+	fputs("Usage: p2pmem-copy [-m /dev/p2pmemN | -a ALLOCATE] [-p] [-c CHUNK] [-t THREADS]\n"
+	      "                   [-O OFFSET] [-v] -i INPUT [-o OUTPUT] -s SIZE\n"
+	      "Move SIZE bytes from INPUT into memory and from there to OUTPUT, in chunks,\n"
+	      "with several threads; verify the data and print the throughput.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -i INPUT          the block device (or file) to read, with O_DIRECT\n"
+	      "  -o OUTPUT         the block device (or file) to write the data to\n"
+	      "  -s SIZE           bytes to move, a multiple of CHUNK\n"
+	      "  -m /dev/p2pmemN   p2p memory through the char device; data moves with\n"
+	      "                    P2PMEM_IOC_RW, which fails with EREMOTEIO if the drive\n"
+	      "                    may not reach the memory\n"
+	      "  -a ALLOCATE       p2p memory through a provider's p2pmem/allocate file;\n"
+	      "                    data moves with plain O_DIRECT\n"
+	      "  -p                with -m, use plain O_DIRECT anyway (fails: the mapping\n"
+	      "                    cannot be pinned)\n"
+	      "  -c CHUNK          bytes per transfer, a multiple of 4096 (default 1M)\n"
+	      "  -t THREADS        threads (default 2)\n"
+	      "  -O OFFSET         start this far into INPUT and OUTPUT (default 0)\n"
+	      "  -v                verify: each chunk read back from OUTPUT (or, without\n"
+	      "                    OUTPUT, the memory itself) must equal INPUT's\n"
+	      "  -h, --help        print this help and exit\n"
+	      "\n"
+	      "Without -m or -a: anonymous memory with plain O_DIRECT, the baseline.\n"
+	      "SIZE, CHUNK and OFFSET take k, M and G suffixes.\n"
+	      "Exit status: 0 done (and verified), 1 an error, 2 bad usage,\n"
+	      "3 the data did not verify.\n", stdout);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -206,10 +242,17 @@ int main(int argc, char **argv)
 	struct timespec start, end;
 	pthread_t *tids;
 	double secs;
+	static const struct option long_opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
 	int c, i;
 
-	while ((c = getopt(argc, argv, "m:a:pc:t:O:vi:o:s:")) != -1) {
+	while ((c = getopt_long(argc, argv, "m:a:pc:t:O:vi:o:s:h", long_opts,
+				NULL)) != -1) {
 		switch (c) {
+		case 'h':
+			return print_help();
 		case 'm':
 		case 'a':
 			opt.mem_path = optarg;

@@ -16,7 +16,7 @@
 . "$(dirname "$0")/../lib/guest.sh"
 
 plan 24
-readonly MIB=$((1 << 20)) CMBMSC=0x50 CMSE=2 CMSE_BIT=1
+readonly MIB=$((1 << 20)) CMBMSC=0x50 CMSE_BIT=1
 bar_py=$(dirname "$0")/../lib/bar.py
 ctl=/sys/kernel/debug/p2pdma_test/control
 test_ko=/run/repo/build/$(uname -r)/tests/kmod/p2pdma_test.ko
@@ -46,7 +46,8 @@ check "p2p-legacy registers the CMB QEMU was given" registered "$legacy"
 check "p2p-outside, without a CMB, is no provider" [ ! -e "/sys/bus/pci/devices/$outside/p2pmem" ]
 # Requests without data pages go through our per-request check too.
 discards() {
-	local ns=/dev/$(nvme_by_serial p2p-cmb)n1
+	local ns
+	ns=/dev/$(nvme_by_serial p2p-cmb)n1
 	wait_for "$ns" && blkdiscard "$ns" && blkdiscard -z -l $((4 * MIB)) "$ns" &&
 		cmp -n $((4 * MIB)) "$ns" /dev/zero
 }

@@ -1,17 +1,21 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# "make dkms-install" for one kernel puts our NVMe PCI driver and nvmet
-# family in charge (modprobe resolves them to updates/dkms) and into the
-# kernel's initramfs, with p2pdma.ko, which nvme.ko needs to boot from an
-# NVMe root; "dkms remove" puts the in-tree ones back in charge and
-# Debian's nvme.ko back into the initramfs, and drops p2pdma; DKMS's
-# autoinstall, as installing that kernel's headers runs it (a kernel
-# upgrade), brings ours back in both places. Leaves this checkout
+# With the p2pdma-dkms package installed (tests/run --install, or
+# debian_package before this), our NVMe PCI driver and nvmet family are in
+# charge for the kernel (modprobe resolves them to updates/dkms, this
+# build's srcversions) and in its initramfs, with p2pdma.ko, which nvme.ko
+# needs to boot from an NVMe root. A user's "dkms remove" for that one
+# kernel puts the in-tree ones back in charge and Debian's nvme.ko back
+# into the initramfs, and drops p2pdma; DKMS's autoinstall, as installing
+# that kernel's headers runs it (a kernel upgrade), brings ours back in
+# both places, from the package's source. Leaves the package's modules
 # installed for the kernel.
 
 # shellcheck source=tests/lib/ktap.sh
 . "$REPO/tests/lib/ktap.sh"
+# shellcheck source=tests/lib/package.sh
+. "$REPO/tests/lib/package.sh"
 
 plan 10
 modules=(nvme)
@@ -21,8 +25,17 @@ done
 echo "replaced modules of $TEST_KVER: ${modules[*]}"
 initrd=/boot/initrd.img-$TEST_KVER
 [ -e "$initrd" ] || bail "no $initrd: install initramfs-tools (scripts/setup does) and the kernel again"
+package_installed p2pdma-dkms ||
+	bail "the p2pdma-dkms package is not installed: run tests/run --install (or make deb; apt install ./build/deb/p2pdma-*.deb)"
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$REPO/dkms.conf")
 
+# installed_here: DKMS has this version installed for the kernel.
+installed_here() {
+	local status
+	status=$(dkms status -m p2pdma -v "$version" -k "$TEST_KVER")
+	echo "$status"
+	[[ $status == *': installed'* ]]
+}
 # all_resolve_to DIR: modprobe's file for every family module is under DIR.
 all_resolve_to() {
 	local m file
@@ -30,6 +43,18 @@ all_resolve_to() {
 		file=$(modinfo -k "$TEST_KVER" -n "$m") || return 1
 		echo "$m -> $file"
 		[[ $file == "/lib/modules/$TEST_KVER/$1/"* ]] || return 1
+	done
+}
+# ours_in_charge: our modules are in charge, and are this checkout's build
+# (the package's source is this checkout).
+ours_in_charge() {
+	local m ko
+	all_resolve_to updates/dkms || return 1
+	for m in p2pdma "${modules[@]}"; do
+		ko=$(find "$REPO/build/$TEST_KVER" -name "$m.ko" ! -path '*/tests/*' | head -n 1)
+		echo "$m: installed $(modinfo -k "$TEST_KVER" -F srcversion "$m"), built $(modinfo -F srcversion "$ko")"
+		[ "$(modinfo -k "$TEST_KVER" -F srcversion "$m")" = "$(modinfo -F srcversion "$ko")" ] ||
+			return 1
 	done
 }
 # initramfs_has NVME_DIR P2PDMA: the initramfs holds nvme.ko under
@@ -43,20 +68,17 @@ initramfs_has() {
 	[[ $nvme == *"/lib/modules/$TEST_KVER/$1/"* ]] && [ "$(wc -l <<<"$nvme")" = 1 ] || return 1
 	if [ "$2" = yes ]; then [ -n "$p2pdma" ]; else [ -z "$p2pdma" ]; fi
 }
-# autoinstall: what installing the kernel's headers runs, from the package
-# source in /usr/src, here this checkout's.
+# autoinstall: what installing the kernel's headers runs, from the
+# package's source in /usr/src.
 autoinstall() {
-	rm -rf "/usr/src/p2pdma-$version"
-	"$REPO/scripts/copy-package" "/usr/src/p2pdma-$version"
-	/etc/kernel/header_postinst.d/dkms "$TEST_KVER" &&
-		[ -n "$(dkms status -m p2pdma -v "$version" -k "$TEST_KVER" | grep installed)" ]
+	/etc/kernel/header_postinst.d/dkms "$TEST_KVER" && installed_here
 }
 
-check "scripts/dkms install for $TEST_KVER (make dkms-install)" \
-	"$REPO/scripts/dkms" install "$TEST_KVER"
-check "our nvme driver and nvmet family are in charge" all_resolve_to updates/dkms
+check "the package's DKMS modules are installed for $TEST_KVER" installed_here
+check "our nvme driver and nvmet family are in charge, this build's" ours_in_charge
 check "the initramfs holds our nvme.ko and p2pdma.ko" initramfs_has updates/dkms yes
-check "dkms remove for $TEST_KVER" "$REPO/scripts/dkms" remove "$TEST_KVER"
+check "dkms remove p2pdma/$version -k $TEST_KVER (a user removing it from one kernel)" \
+	dkms remove "p2pdma/$version" -k "$TEST_KVER"
 check "after removal no p2pdma module is found" \
 	bash -c "! modinfo -k '$TEST_KVER' -n p2pdma"
 check "after removal the in-tree nvme driver and nvmet family are in charge" \
@@ -64,5 +86,5 @@ check "after removal the in-tree nvme driver and nvmet family are in charge" \
 check "the initramfs holds Debian's nvme.ko again, and no p2pdma.ko" \
 	initramfs_has kernel/drivers/nvme/host no
 check "DKMS autoinstall for $TEST_KVER, as a kernel upgrade runs it" autoinstall
-check "after it our nvme driver and nvmet family are in charge" all_resolve_to updates/dkms
+check "after it our nvme driver and nvmet family are in charge, this build's" ours_in_charge
 check "the initramfs holds our nvme.ko and p2pdma.ko again" initramfs_has updates/dkms yes
