@@ -116,3 +116,16 @@ install_debs() {
 	done
 	DEBIAN_FRONTEND=noninteractive apt-get install -y "${opts[@]}" "$@"
 }
+
+# initramfs_has KVER NVME_DIR P2PDMA: KVER's initramfs holds nvme.ko
+# under NVME_DIR of the kernel's modules, and p2pdma.ko if P2PDMA is
+# "yes", none if "no".
+initramfs_has() {
+	local initrd=/boot/initrd.img-$1 list nvme p2pdma
+	list=$(lsinitramfs "$initrd") || return 1
+	nvme=$(grep -E '/nvme\.ko(\.xz)?$' <<<"$list" | grep -F "lib/modules/$1/")
+	p2pdma=$(grep -E '/p2pdma\.ko(\.xz)?$' <<<"$list")
+	echo "in $initrd: ${nvme:-no nvme.ko} ${p2pdma:-, no p2pdma.ko}"
+	[[ $nvme == *"/lib/modules/$1/$2/"* ]] && [ "$(wc -l <<<"$nvme")" = 1 ] || return 1
+	if [ "$3" = yes ]; then [ -n "$p2pdma" ]; else [ -z "$p2pdma" ]; fi
+}
