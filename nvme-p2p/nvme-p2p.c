@@ -266,7 +266,7 @@ blk_status_t nvme_p2p_check_rq(struct pci_dev *pdev, struct request *req)
 	return BLK_STS_OK;
 
 refused:
-	pci_info_ratelimited(pdev, "I/O refused: its data is in p2p memory of %s, which this controller may not reach (scripts/p2pdma-explain %s %s tells why)\n",
+	pci_info_ratelimited(pdev, "I/O refused: its data is in p2p memory of %s, which this controller may not reach (p2pdma-explain %s %s tells why)\n",
 			     pci_name(provider), pci_name(provider), pci_name(pdev));
 	return BLK_STS_TARGET;
 }

@@ -343,7 +343,7 @@ static int nvmet_p2p_ns_pin_check(struct nvmet_ns *ns)
 	unsigned long idx;
 
 	if (!nvmet_p2p_ns_reaches(ns, pin)) {
-		pr_err("namespace %u (%s) cannot reach p2p memory %s, which its p2pmem pins: refused; scripts/p2pdma-explain %s <drive> tells why, or write 1 to p2pmem\n",
+		pr_err("namespace %u (%s) cannot reach p2p memory %s, which its p2pmem pins: refused; p2pdma-explain %s <drive> tells why, or write 1 to p2pmem\n",
 		       ns->nsid, ns->device_path, pci_name(pin), pci_name(pin));
 		return -EINVAL;
 	}
@@ -385,7 +385,7 @@ int nvmet_p2p_ns_enable(struct nvmet_ns *ns)
 			if (!p)
 				continue;
 			if (!nvmet_p2p_ns_reaches(ns, p)) {
-				pr_err("namespace %u (%s) cannot reach p2p memory %s, which controller %d on port %u uses: refused; write 0 to the namespace's p2pmem to keep its data in system memory, use a drive that can (scripts/p2pdma-explain %s <drive>), or disconnect\n",
+				pr_err("namespace %u (%s) cannot reach p2p memory %s, which controller %d on port %u uses: refused; write 0 to the namespace's p2pmem to keep its data in system memory, use a drive that can (p2pdma-explain %s <drive>), or disconnect\n",
 				       ns->nsid, ns->device_path, pci_name(p),
 				       ctrl->cntlid,
 				       le16_to_cpu(ctrl->port->disc_addr.portid),
@@ -417,14 +417,14 @@ nvmet_p2p_provider_for(struct nvmet_sq *sq, struct p2pdma_client *clients,
 			return pci_dev_get(pin);
 		/* Once per controller: every controller has an I/O queue 1. */
 		if (sq->qid == 1)
-			pr_info("ctrl %d: p2p memory %s, which a namespace pins, is gone or out of reach of %s%s or a namespace: I/O queues use system memory (scripts/p2pdma-explain tells why)\n",
+			pr_info("ctrl %d: p2p memory %s, which a namespace pins, is gone or out of reach of %s%s or a namespace: I/O queues use system memory (p2pdma-explain tells why)\n",
 				sq->ctrl->cntlid, pci_name(pin), virt,
 				dev_name(sq->p2p.client));
 		return NULL;
 	}
 	provider = p2pdma_find(clients, nr);
 	if (!provider && sq->qid == 1)
-		pr_info("ctrl %d: no p2p memory that %s%s and every namespace can reach: I/O queues use system memory (scripts/p2pdma-explain tells why)\n",
+		pr_info("ctrl %d: no p2p memory that %s%s and every namespace can reach: I/O queues use system memory (p2pdma-explain tells why)\n",
 			sq->ctrl->cntlid, virt, dev_name(sq->p2p.client));
 	return provider;
 }

@@ -407,7 +407,7 @@ static long p2pmem_rw(struct p2pmem_dev *pd, struct p2pmem_rw __user *uarg)
 		goto unlock;
 	client.dev = disk_to_dev(bdev->bd_disk);
 	if (p2pdma_judge(pd->provider->pdev, &client, &verdict) < 0) {
-		dev_info_ratelimited(&pd->dev, "%s: %s may not reach this p2p memory: refused (scripts/p2pdma-explain %s %s tells why)\n",
+		dev_info_ratelimited(&pd->dev, "%s: %s may not reach this p2p memory: refused (p2pdma-explain %s %s tells why)\n",
 				     current->comm, bdev->bd_disk->disk_name,
 				     pci_name(pd->provider->pdev),
 				     bdev->bd_disk->disk_name);

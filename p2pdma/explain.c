@@ -7,7 +7,7 @@
  *	then read, on the same open file, every verdict between the
  *	providers among them and each of them, the providers each of them
  *	can use, and the closest providers for all of them together.
- *	scripts/p2pdma-explain resolves names (nvme0, eth0, rxe0) to these.
+ *	p2pdma-explain resolves names (nvme0, eth0, rxe0) to these.
  * host_bridge_allowlist: read the allowlist; test rigs write
  *	"<vendor>:<device>" to add a host bridge, "clear" to drop the added.
  */

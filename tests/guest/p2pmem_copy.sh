@@ -85,7 +85,7 @@ check "so is writing it from the BAR" \
 	refused 'Remote I/O error' -m "$shm_node" -i "$first" -o "$outside" -s 1M
 check "the outside drive's data is untouched" at 0 /tmp/outside "$outside"
 check "the log says why and how to find out more" \
-	grep -q "may not reach this p2p memory: refused (scripts/p2pdma-explain $shm" <(dmesg)
+	grep -q "may not reach this p2p memory: refused (p2pdma-explain $shm" <(dmesg)
 check "plain O_DIRECT into a char device mapping fails (EFAULT: not pinnable)" \
 	refused 'Bad address' -m "$shm_node" -p -i "$first" -s 1M
 check "without the opt-in, allocate does not map (EPERM)" \
@@ -99,7 +99,7 @@ check "so is O_DIRECT from allocate to the outside drive" \
 	refused 'Remote I/O error' -a "$alloc" -i "$first" -o "$outside" -s 1M
 check "the outside drive's data is still untouched" at 0 /tmp/outside "$outside"
 check "nvme's log names the provider and how to find out more" \
-	grep -q "I/O refused: its data is in p2p memory of $shm, which this controller may not reach (scripts/p2pdma-explain $shm" <(dmesg)
+	grep -q "I/O refused: its data is in p2p memory of $shm, which this controller may not reach (p2pdma-explain $shm" <(dmesg)
 check "O_DIRECT $first -> allocate -> $second at 32 MiB, verified" \
 	copies -a "$alloc" -i "$first" -o "$second" -O 32M -s 4M -v
 dd if="$first" of=/tmp/first-32m bs=1M skip=32 count=4 iflag=direct status=none

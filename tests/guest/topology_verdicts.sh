@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Topology verdicts on the plain rig, as scripts/p2pdma-explain reports
+# Topology verdicts on the plain rig, as p2pdma-explain reports
 # them: the same device and devices behind the switch are accepted with
 # distances counted from the sysfs paths; the drive under the other root
 # port is refused until the operator opts in and the host bridge is on the
