@@ -42,10 +42,16 @@ rebinds_nic() {
 		echo $nic >/sys/bus/pci/drivers/e1000e/bind" &&
 		[ -e "/sys/bus/pci/devices/$nic/driver" ]
 }
-# cmb_back: the CMB is registered and published again, all of it free.
+# cmb_back: within 20 s the CMB is registered and published again, all
+# of it free (its files appear before it is published).
 cmb_back() {
-	wait_for "$mem/published" 20 && [ "$(cat "$mem/published")" = 1 ] &&
-		[ "$(cat "$mem/available")" = "$RIG_CMB_BYTES" ]
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(cat "$mem/published" 2>/dev/null)" = 1 ] &&
+			[ "$(cat "$mem/available")" = "$RIG_CMB_BYTES" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # Unbind with memory a kernel user holds.

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1
 #
 # With the p2pdma-dkms package installed (tests/run --install, or
 # debian_package before this), our NVMe PCI driver and nvmet family are in
