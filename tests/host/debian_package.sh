@@ -107,25 +107,12 @@ no_tests_shipped() {
 	[ -z "$bad" ] && grep -q "/usr/src/p2pdma-$version/p2pdma/" <<<"$files"
 }
 
-# ours_in_charge KVER: modprobe resolves p2pdma, nvme and nvmet to DKMS's
-# updates/dkms/ with this build's srcversions, no test or KUnit module is
-# installed, and the initramfs holds our nvme.ko and p2pdma.ko.
+# ours_in_charge KVER: modprobe resolves p2pdma, nvme and the nvmet family
+# to DKMS's updates/dkms/ with this build's srcversions, no test or KUnit
+# module is installed, and the initramfs holds our nvme.ko and p2pdma.ko.
 ours_in_charge() {
-	local kver=$1 m ko file installed built
-	local -A built_ko=(
-		[p2pdma]=p2pdma/p2pdma.ko
-		[nvme]=nvme-p2p/drivers/nvme/host/nvme.ko
-		[nvmet]=nvmet-p2p/drivers/nvme/target/nvmet.ko
-	)
-	for m in p2pdma nvme nvmet; do
-		ko=$REPO/build/$kver/${built_ko[$m]}
-		file=$(modinfo -k "$kver" -n "$m") || return 1
-		installed=$(modinfo -k "$kver" -F srcversion "$m")
-		built=$(modinfo -F srcversion "$ko") || return 1
-		echo "$kver: $m -> $file, srcversion $installed (this build: $built)"
-		[[ $file == "/lib/modules/$kver/updates/dkms/"* ]] && [ -n "$built" ] &&
-			[ "$installed" = "$built" ] || return 1
-	done
+	local kver=$1
+	installed_is_build "$kver" || return 1
 	[ -z "$(find "/lib/modules/$kver/updates" -name '*kunit*' -o -name 'p2pdma_test*')" ] ||
 		return 1
 	initramfs_has "$kver" updates/dkms yes
@@ -151,13 +138,12 @@ debian_in_charge() {
 install_packages() {
 	local kver
 	if deb_is_installed "$dkms_deb" && deb_is_installed "$tools_deb"; then
-		for kver in "${kernels[@]}" ''; do
-			[ -n "$kver" ] || {
-				echo "this build's packages are installed already, with its modules for ${kernels[*]}"
-				return 0
-			}
-			ours_in_charge "$kver" >/dev/null || break
+		for kver in "${kernels[@]}"; do
+			ours_in_charge "$kver" >/dev/null ||
+				{ install_as_running_newest "$dkms_deb" "$tools_deb"; return; }
 		done
+		echo "this build's packages are installed already, with its modules for ${kernels[*]}"
+		return 0
 	fi
 	install_as_running_newest "$dkms_deb" "$tools_deb"
 }

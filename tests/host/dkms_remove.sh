@@ -46,18 +46,6 @@ all_resolve_to() {
 		[[ $file == "/lib/modules/$TEST_KVER/$1/"* ]] || return 1
 	done
 }
-# ours_in_charge: our modules are in charge, and are this checkout's build
-# (the package's source is this checkout).
-ours_in_charge() {
-	local m ko
-	all_resolve_to updates/dkms || return 1
-	for m in p2pdma "${modules[@]}"; do
-		ko=$(find "$REPO/build/$TEST_KVER" -name "$m.ko" ! -path '*/tests/*' | head -n 1)
-		echo "$m: installed $(modinfo -k "$TEST_KVER" -F srcversion "$m"), built $(modinfo -F srcversion "$ko")"
-		[ "$(modinfo -k "$TEST_KVER" -F srcversion "$m")" = "$(modinfo -F srcversion "$ko")" ] ||
-			return 1
-	done
-}
 # autoinstall: what installing the kernel's headers runs, from the
 # package's source in /usr/src.
 autoinstall() {
@@ -65,7 +53,8 @@ autoinstall() {
 }
 
 check "the package's DKMS modules are installed for $TEST_KVER" installed_here
-check "our nvme driver and nvmet family are in charge, this build's" ours_in_charge
+check "our nvme driver and nvmet family are in charge, this build's" \
+	installed_is_build "$TEST_KVER"
 check "the initramfs holds our nvme.ko and p2pdma.ko" initramfs_has "$TEST_KVER" updates/dkms yes
 check "dkms remove p2pdma/$version -k $TEST_KVER (a user removing it from one kernel)" \
 	dkms remove "p2pdma/$version" -k "$TEST_KVER"
@@ -76,5 +65,6 @@ check "after removal the in-tree nvme driver and nvmet family are in charge" \
 check "the initramfs holds Debian's nvme.ko again, and no p2pdma.ko" \
 	initramfs_has "$TEST_KVER" kernel/drivers/nvme/host no
 check "DKMS autoinstall for $TEST_KVER, as a kernel upgrade runs it" autoinstall
-check "after it our nvme driver and nvmet family are in charge, this build's" ours_in_charge
+check "after it our nvme driver and nvmet family are in charge, this build's" \
+	installed_is_build "$TEST_KVER"
 check "the initramfs holds our nvme.ko and p2pdma.ko again" initramfs_has "$TEST_KVER" updates/dkms yes

@@ -16,13 +16,19 @@ installed_modules() {
 	done
 }
 
-# installed_is_build KVER: the modules DKMS installed for KVER are this
-# checkout's build, $REPO/build/KVER (same srcversions).
+# installed_is_build KVER: every module of this checkout's build for KVER
+# ($REPO/build/KVER) that DKMS installs is what modprobe finds there: in
+# updates/dkms, with the same srcversion. Says what it compared.
 installed_is_build() {
-	local ko
+	local ko m file installed built
 	for ko in $(installed_modules "$REPO/build/$1"); do
-		[ "$(modinfo -k "$1" -F srcversion "$(basename "$ko" .ko)" 2>/dev/null)" = \
-			"$(modinfo -F srcversion "$ko")" ] || return 1
+		m=$(basename "$ko" .ko)
+		file=$(modinfo -k "$1" -n "$m" 2>/dev/null) || { echo "$1: no $m"; return 1; }
+		installed=$(modinfo -k "$1" -F srcversion "$m")
+		built=$(modinfo -F srcversion "$ko")
+		echo "$1: $m -> $file, srcversion $installed (this build: $built)"
+		[[ $file == "/lib/modules/$1/updates/dkms/"* ]] && [ -n "$built" ] &&
+			[ "$installed" = "$built" ] || return 1
 	done
 }
 
