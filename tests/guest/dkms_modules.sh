@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 6.12 trixie
 #
 # The modules modprobe loads are the ones "dkms install" put into
 # updates/dkms, built from this checkout (srcversion equal to the

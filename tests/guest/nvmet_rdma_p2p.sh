@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# kernels: 6.1 6.12 debug
+# kernels: 6.1 6.12 trixie debug
 # rig-options: --ivshmem-mb 8
 #
 # nvmet-rdma with allow_p2pmem over rxe (soft_rdma=1, the test-rig option):

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 #
 # nvmet-rdma with allow_p2pmem over rxe (soft_rdma=1), the NVMe CMB as
 # provider: the exported drive's own CMB is the closest provider, data

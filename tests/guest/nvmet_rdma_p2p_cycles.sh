@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 #
 # 50 connect / I/O / disconnect cycles against a port on p2p memory (rxe,
 # soft_rdma=1, the ivshmem BAR as the only provider): every cycle's data

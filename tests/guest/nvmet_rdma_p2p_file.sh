@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 #
 # A file-backed namespace cannot take p2p pages: a subsystem that has one
 # beside the drive keeps its queues on system memory, says so in the log

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 #
 # While a port's controllers use p2p memory, enabling a namespace whose
 # drive cannot reach that memory fails (EINVAL, with a log line naming

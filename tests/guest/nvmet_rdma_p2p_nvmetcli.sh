@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 # rig-options: --ivshmem-mb 8
 #
 # nvmetcli keeps a port's allow_p2pmem and a namespace's p2pmem under the

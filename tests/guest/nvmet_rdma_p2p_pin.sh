@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 #
 # The namespace attribute p2pmem, upstream's values: it reads 1 by
 # default; bad input is refused (EINVAL, or ENODEV for a PCI name with no

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 #
 # nvmet-rdma on a CMB (p2p-cmb's own, over rxe with soft_rdma=1) while that
 # controller is reset over and over under a verifying fio job: every block

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 # rig-options: --cmb-mb 2
 #
 # nvmet-rdma on a provider smaller than its queues need: a 2 MiB CMB (the

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 #
 # nvmet-rdma on p2p memory under pressure, over rxe (soft_rdma=1) with the
 # ivshmem BAR as the only provider: when the provider is nearly full, fio's

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 #
 # Our rebuilt nvmet-tcp serves I/O on the guest's loopback: export a rig
 # drive, connect with nvme-tcp to 127.0.0.1, write a pattern with O_DIRECT

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 6.12 trixie
 #
 # Upstream's p2pmem/allocate on the ivshmem BAR: root only; mapping is
 # refused until allow_user_dma opts the provider in (its pages can be

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 6.12 trixie
 #
 # The generic BAR provider on the rig's ivshmem: sysfs against the host's
 # backing file, allocation accounting against what the test client holds,

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 6.12 trixie
 #
 # /dev/p2pmem<N>: one per provider, its parent the provider's PCI device,
 # root only (a non-root open fails), linked by the installed udev rule as
@@ -52,10 +53,11 @@ node=$(chardev_of "$shm")
 check "the ivshmem BAR's char device exists (${node:-none})" [ -c "$node" ]
 check "it is root's alone (0600)" [ "$(stat -c %a "$node")" = 600 ]
 check "a non-root user cannot open it" non_root_refused "$node"
-# udev_links NODE: the /dev links udev's rules give NODE.
+# udev_links NODE: the /dev links udev's rules give NODE (systemd 257
+# indents udevadm test's properties).
 udev_links() {
 	udevadm test --action=add "/sys/class/p2pdma/$(basename "$1")" 2>&1 |
-		sed -n 's/^DEVLINKS=//p'
+		sed -n 's/^ *DEVLINKS=//p'
 }
 check "the installed udev rule links /dev/p2pmem/by-pci/$shm to it" \
 	grep -qw "/dev/p2pmem/by-pci/$shm" <(udev_links "$node")

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 6.12 trixie
 #
 # CMBs registered by our NVMe PCI driver (nvme.ko rebuilt with nvme-p2p):
 # both CMB styles register with the size QEMU was given when nvme binds,

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 # rig-options: --cmb-mb 1024
 #
 # A CMB whose BAR the firmware places above 4 GiB (1 GiB CMBs do not fit

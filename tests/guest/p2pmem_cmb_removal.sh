@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# kernels: 6.1 6.12 debug
+# kernels: 6.1 6.12 trixie debug
 #
 # Taking an NVMe controller away while its CMB's memory is held: unbinding
 # nvme waits for memory a kernel user holds, with the controller still

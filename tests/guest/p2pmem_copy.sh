@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 #
 # tools/p2pmem-copy: NVMe -> p2p memory -> NVMe with O_DIRECT-style
 # transfers, threads and verification, between the two drives behind the

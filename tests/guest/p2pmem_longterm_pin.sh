@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# kernels: 6.1 6.12 debug
+# kernels: 6.1 trixie debug
 #
 # A long-term pin of p2p memory: an RDMA memory registration (rxe) of an
 # allocate mapping. These kernels cannot refuse it (upstream's GUP check

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: trixie
 #
 # The provider API's range checks, through the test client's PCI driver on
 # the rig's ivshmem: two ranges of one BAR add up, overlapping, misaligned,

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: trixie
 # rig-options: --iommu
 #
 # The IOMMU variant of the rig: with intel-iommu and intel_iommu=on every

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: trixie
 #
 # The rig is what later tests rely on: two CMB drives, the ivshmem BAR and
 # the NIC behind one PCIe switch, one drive outside it, BAR sizes as QEMU

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: trixie
 # rig-options: --acs-pair
 #
 # ACS redirect on the bridge two devices share: the rig's switch ports

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 # rig-options: --acs-pair --iommu
 #
 # Under a translating IOMMU the kernel sets ACS redirect on the root

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 # rig-options: --ivshmem-mb 1024
 #
 # A client whose DMA mask does not reach the provider: with a 1 GiB

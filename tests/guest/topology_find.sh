@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: trixie
 #
 # p2pdma_find() on the plain rig, through the test client: equal providers
 # take turns, a provider that is a client wins, a full provider is passed

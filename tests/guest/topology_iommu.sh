@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 # rig-options: --iommu
 #
 # Topology verdicts with an IOMMU that translates (intel-iommu, DMA

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 # rig-options: --iommu --append iommu=pt
 #
 # The remedy that p2pdma's IOMMU refusal names, applied: with iommu=pt the

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: 6.1 trixie
 # rig-options: --append swiotlb=force
 #
 # With swiotlb=force every streaming DMA of a client goes through bounce

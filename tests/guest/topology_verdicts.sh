@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# kernels: trixie
 #
 # Topology verdicts on the plain rig, as p2pdma-explain reports
 # them: the same device and devices behind the switch are accepted with

@@ -8,7 +8,8 @@
 # build's srcversions) and in its initramfs, with p2pdma.ko, which nvme.ko
 # needs to boot from an NVMe root. A user's "dkms remove" for that one
 # kernel puts the in-tree ones back in charge and Debian's nvme.ko back
-# into the initramfs, and drops p2pdma; DKMS's autoinstall, as installing
+# into the initramfs, and drops p2pdma (a guest then serves NVMe-oF with
+# Debian's nvmet); DKMS's autoinstall, as installing
 # that kernel's headers runs it (a kernel upgrade), brings ours back in
 # both places, from the package's source. Leaves the package's modules
 # installed for the kernel.
@@ -17,8 +18,10 @@
 . "$REPO/tests/lib/ktap.sh"
 # shellcheck source=tests/lib/package.sh
 . "$REPO/tests/lib/package.sh"
+# shellcheck source=tests/lib/stock_guest.sh
+. "$REPO/tests/lib/stock_guest.sh"
 
-plan 10
+plan 11
 modules=(nvme)
 for ko in "$REPO/build/$TEST_KVER/nvmet-p2p/drivers/nvme/target/"*.ko; do
 	modules+=("$(basename "$ko" .ko)")
@@ -64,6 +67,8 @@ check "after removal the in-tree nvme driver and nvmet family are in charge" \
 	all_resolve_to kernel/drivers/nvme
 check "the initramfs holds Debian's nvme.ko again, and no p2pdma.ko" \
 	initramfs_has "$TEST_KVER" kernel/drivers/nvme/host no
+check "a guest then serves NVMe-oF over rdma with Debian's nvmet" \
+	stock_nvmet_guest "$OUT/stock" "$TEST_KVER"
 check "DKMS autoinstall for $TEST_KVER, as a kernel upgrade runs it" autoinstall
 check "after it our nvme driver and nvmet family are in charge, this build's" \
 	installed_is_build "$TEST_KVER"
