@@ -30,6 +30,10 @@ for deb in "$REPO"/build/deb/p2pdma-dkms_*.deb "$REPO"/build/deb/p2pdma-tools_*.
 	debs+=("/run/repo/build/deb/${deb##*/}")
 done
 [ -e "$REPO/build/$kver/p2pdma/p2pdma.ko" ] || bail "no build of this checkout for $kver: tests/run builds it in the root"
+# Nothing is purged unless there is something to install again.
+for deb in "${debs[@]}"; do
+	[ -e "$REPO/build/deb/${deb##*/}" ] || bail "no packages in build/deb: make deb (tests/run --install does)"
+done
 modules=(p2pdma nvme nvmet nvmet-rdma)
 
 check "the root has Debian 13's 6.12 kernel and a 7.x kernel's headers" \

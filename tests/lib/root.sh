@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 #
 # Commands inside one of the rig's Debian roots (tests/rig/root), run as
-# that system runs them: chrooted, with a clean environment, /proc, /sys
+# that system runs them: chrooted, with a clean environment (MAKEFLAGS
+# kept: builds use every CPU), /proc, /sys
 # and /dev, and this checkout at /run/repo (read-write: builds write its
 # build/). The mounts live in the command's own mount namespace, so they
 # go when it ends, whatever happens, and a guest booting the root never
@@ -15,13 +16,14 @@ in_root() {
 	mkdir -p "$root/run/repo" || return 1
 	# shellcheck disable=SC2016 # expanded by the inner shell
 	unshare --mount --propagation private /bin/sh -ec '
-		r=$1 repo=$2
-		shift 2
+		r=$1 repo=$2 makeflags=$3
+		shift 3
 		for d in proc sys dev; do mount --rbind "/$d" "$r/$d"; done
 		mount --bind "$repo" "$r/run/repo"
 		exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-			HOME=/root DEBIAN_FRONTEND=noninteractive REPO=/run/repo "$@"' \
-		in_root "$root" "$REPO" "$@"
+			HOME=/root DEBIAN_FRONTEND=noninteractive REPO=/run/repo \
+			MAKEFLAGS="$makeflags" "$@"' \
+		in_root "$root" "$REPO" "${MAKEFLAGS:-}" "$@"
 }
 
 # in_root_package ROOT FUNCTION ARG...: a function of tests/lib/package.sh

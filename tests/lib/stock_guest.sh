@@ -15,10 +15,11 @@
 stock_nvmet_guest() {
 	local dir=$1 kver=$2 opts=() plan passed bad
 	[ -z "${3:-}" ] || opts=(--root "$3")
+	[ -z "${P2PDMA_GUEST_APPEND:-}" ] || opts+=(--append "$P2PDMA_GUEST_APPEND")
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	printf "EXPECT_KVER='%s'\nEXPECT_STOCK=1\n" "$kver" >"$dir/expect"
-	"$REPO/tests/rig/boot" "${opts[@]}" --timeout 300 "$kver" "$dir" \
+	"$REPO/tests/rig/boot" "${opts[@]}" --timeout "${P2PDMA_GUEST_TIMEOUT:-300}" "$kver" "$dir" \
 		'exec bash /run/repo/tests/guest/nvmet_rdma.sh' >"$dir/boot.log" 2>&1 ||
 		{ echo "the guest failed: $(tail -n 1 "$dir/boot.log")"; return 1; }
 	cat "$dir/ktap"
