@@ -27,7 +27,7 @@ k7=$(find "$root/usr/src" -mindepth 1 -maxdepth 1 -name 'linux-headers-7.*+deb13
 echo "trixie root $root: $kver, and $k7 (headers only)"
 debs=()
 for deb in "$REPO"/build/deb/p2pdma-dkms_*.deb "$REPO"/build/deb/p2pdma-tools_*.deb; do
-	debs+=("/run/repo/build/deb/${deb##*/}")
+	debs+=("./build/deb/${deb##*/}")
 done
 [ -e "$REPO/build/$kver/p2pdma/p2pdma.ko" ] || bail "no build of this checkout for $kver: tests/run builds it in the root"
 # Nothing is purged unless there is something to install again.
@@ -61,8 +61,7 @@ check "a guest on the root then serves NVMe-oF over rdma with Debian's nvmet" \
 # apt_install LOG: both packages, reinstalled if installed, the output in
 # $OUT/LOG.
 apt_install() {
-	in_root "$root" bash -c '. /run/repo/tests/lib/package.sh && install_debs "$@"' \
-		install "${debs[@]}" >"$OUT/$1" 2>&1
+	in_root_package "$root" install_debs "${debs[@]}" >"$OUT/$1" 2>&1
 	local status=$?
 	cat "$OUT/$1"
 	return $status

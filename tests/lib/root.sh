@@ -27,11 +27,12 @@ in_root() {
 }
 
 # in_root_package ROOT FUNCTION ARG...: a function of tests/lib/package.sh
-# (the package's state: installed, this build's modules), run in ROOT.
+# (the package's state, its installation), run in ROOT in the checkout:
+# paths relative to it are the host's too.
 in_root_package() {
 	local root=$1
 	shift
-	in_root "$root" bash -c '. /run/repo/tests/lib/package.sh && "$@"' package "$@"
+	in_root "$root" bash -c 'cd /run/repo && . tests/lib/package.sh && "$@"' package "$@"
 }
 
 # root_kernel ROOT: the kernel of ROOT's own release that the tests run:
