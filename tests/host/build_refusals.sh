@@ -6,7 +6,8 @@
 # CONFIG_PCI_P2PDMA=y (make, Kbuild and DKMS), another architecture than
 # x86-64 (DKMS), missing or mismatched kernel
 # source, a patch that does not apply. KSRC= of the right version builds.
-# Runs on the host with TEST_KVER, TEST_KDIR, REPO and OUT set by tests/run.
+# Runs in the kernel's root with TEST_KVER, TEST_KDIR, REPO and OUT set by
+# tests/run.
 
 # shellcheck source=tests/lib/ktap.sh
 . "$REPO/tests/lib/ktap.sh"

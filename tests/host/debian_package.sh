@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # kernels: 6.12
 #
-# The Debian packages, end to end on the host: "make deb" builds
+# The Debian packages, end to end on Debian 12 (in the bookworm root, as
+# every host test runs in its kernel's root): "make deb" builds
 # p2pdma-dkms and p2pdma-tools, lintian finds no error in either, the
 # DKMS source holds what the build needs and no tests. Installed (in place
 # of a developer install), the package's modules are in charge for every
@@ -22,11 +23,11 @@
 
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$REPO/dkms.conf")
 mapfile -t kernels < <("$REPO/scripts/kernels" installed)
-[ ${#kernels[@]} -gt 0 ] || bail "no Debian kernel with headers installed (run scripts/setup)"
+[ ${#kernels[@]} -gt 0 ] || bail "no Debian kernel with headers installed (tests/rig/root installs them)"
 plan $((14 + 4 * ${#kernels[@]}))
 for kver in "${kernels[@]}"; do
 	[ -e "/boot/initrd.img-$kver" ] ||
-		bail "no /boot/initrd.img-$kver: install initramfs-tools (scripts/setup does) and the kernel again"
+		bail "no /boot/initrd.img-$kver: install initramfs-tools and the kernel again"
 	# What the installed modules must match. tests/run has built the
 	# kernels of this run (with W=1, so this is quick there).
 	run make -C "$REPO" --no-print-directory KVER="$kver" W=1 >"$OUT/build-$kver.log" 2>&1 ||
@@ -35,10 +36,10 @@ done
 export DEBIAN_FRONTEND=noninteractive
 
 # The packages are installed as on a machine that runs its newest Debian
-# kernel, whatever the host runs (its own kernel is none of them, so
-# DKMS's common.postinst would build for every kernel itself): DKMS's
-# postinst then installs for that kernel alone, and the package's own
-# step (debian/p2pdma-dkms.postinst) must install for every other one.
+# kernel, not the host's, which uname -r in the root reports (none of
+# them, so DKMS's common.postinst would build for every kernel itself):
+# DKMS's postinst then installs for that kernel alone, and the package's
+# own step (debian/p2pdma-dkms.postinst) must install for every other one.
 running=$(printf '%s\n' "${kernels[@]}" | sort -V | tail -n 1)
 mkdir -p "$OUT/bin"
 cat >"$OUT/bin/uname" <<EOF

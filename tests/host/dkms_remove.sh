@@ -1,10 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # kernels: 6.1
+# runs: host
 #
-# With the p2pdma-dkms package installed (tests/run --install, or
-# debian_package before this), our NVMe PCI driver and nvmet family are in
-# charge for the kernel (modprobe resolves them to updates/dkms, this
+# In the kernel's root (TEST_ROOT, the bookworm root: every command that
+# reads or changes its installation runs there, with in_root), with the
+# p2pdma-dkms package installed (tests/run --install, or debian_package
+# before this), our NVMe PCI driver and nvmet family are in charge for
+# the kernel (modprobe resolves them to updates/dkms, this
 # build's srcversions) and in its initramfs, with p2pdma.ko, which nvme.ko
 # needs to boot from an NVMe root. A user's "dkms remove" for that one
 # kernel puts the in-tree ones back in charge and Debian's nvme.ko back
@@ -16,27 +19,28 @@
 
 # shellcheck source=tests/lib/ktap.sh
 . "$REPO/tests/lib/ktap.sh"
-# shellcheck source=tests/lib/package.sh
-. "$REPO/tests/lib/package.sh"
+# shellcheck source=tests/lib/root.sh
+. "$REPO/tests/lib/root.sh"
 # shellcheck source=tests/lib/stock_guest.sh
 . "$REPO/tests/lib/stock_guest.sh"
 
 plan 11
+root=${TEST_ROOT:?tests/run names the root of the kernel}
 modules=(nvme)
 for ko in "$REPO/build/$TEST_KVER/nvmet-p2p/drivers/nvme/target/"*.ko; do
 	modules+=("$(basename "$ko" .ko)")
 done
 echo "replaced modules of $TEST_KVER: ${modules[*]}"
 initrd=/boot/initrd.img-$TEST_KVER
-[ -e "$initrd" ] || bail "no $initrd: install initramfs-tools (scripts/setup does) and the kernel again"
-package_installed p2pdma-dkms ||
-	bail "the p2pdma-dkms package is not installed: run tests/run --install (or make deb; apt install ./build/deb/p2pdma-*.deb)"
+[ -e "$root$initrd" ] || bail "no $initrd in $root: install initramfs-tools there and the kernel again"
+in_root_package "$root" package_installed p2pdma-dkms ||
+	bail "the p2pdma-dkms package is not installed in $root: run tests/run --install"
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$REPO/dkms.conf")
 
 # installed_here: DKMS has this version installed for the kernel.
 installed_here() {
 	local status
-	status=$(dkms status -m p2pdma -v "$version" -k "$TEST_KVER")
+	status=$(in_root "$root" dkms status -m p2pdma -v "$version" -k "$TEST_KVER")
 	echo "$status"
 	[[ $status == *': installed'* ]]
 }
@@ -44,32 +48,37 @@ installed_here() {
 all_resolve_to() {
 	local m file
 	for m in "${modules[@]}"; do
-		file=$(modinfo -k "$TEST_KVER" -n "$m") || return 1
+		file=$(in_root "$root" modinfo -k "$TEST_KVER" -n "$m") || return 1
 		echo "$m -> $file"
 		[[ $file == "/lib/modules/$TEST_KVER/$1/"* ]] || return 1
 	done
 }
+# no_p2pdma: modprobe finds no p2pdma for the kernel.
+no_p2pdma() {
+	! in_root "$root" modinfo -k "$TEST_KVER" -n p2pdma
+}
 # autoinstall: what installing the kernel's headers runs, from the
 # package's source in /usr/src.
 autoinstall() {
-	/etc/kernel/header_postinst.d/dkms "$TEST_KVER" && installed_here
+	in_root "$root" /etc/kernel/header_postinst.d/dkms "$TEST_KVER" && installed_here
 }
 
 check "the package's DKMS modules are installed for $TEST_KVER" installed_here
 check "our nvme driver and nvmet family are in charge, this build's" \
-	installed_is_build "$TEST_KVER"
-check "the initramfs holds our nvme.ko and p2pdma.ko" initramfs_has "$TEST_KVER" updates/dkms yes
+	in_root_package "$root" installed_is_build "$TEST_KVER"
+check "the initramfs holds our nvme.ko and p2pdma.ko" \
+	in_root_package "$root" initramfs_has "$TEST_KVER" updates/dkms yes
 check "dkms remove p2pdma/$version -k $TEST_KVER (a user removing it from one kernel)" \
-	dkms remove "p2pdma/$version" -k "$TEST_KVER"
-check "after removal no p2pdma module is found" \
-	bash -c "! modinfo -k '$TEST_KVER' -n p2pdma"
+	in_root "$root" dkms remove "p2pdma/$version" -k "$TEST_KVER"
+check "after removal no p2pdma module is found" no_p2pdma
 check "after removal the in-tree nvme driver and nvmet family are in charge" \
 	all_resolve_to kernel/drivers/nvme
 check "the initramfs holds Debian's nvme.ko again, and no p2pdma.ko" \
-	initramfs_has "$TEST_KVER" kernel/drivers/nvme/host no
-check "a guest then serves NVMe-oF over rdma with Debian's nvmet" \
-	stock_nvmet_guest "$OUT/stock" "$TEST_KVER"
+	in_root_package "$root" initramfs_has "$TEST_KVER" kernel/drivers/nvme/host no
+check "a guest on the root then serves NVMe-oF over rdma with Debian's nvmet" \
+	stock_nvmet_guest "$OUT/stock" "$TEST_KVER" "$root"
 check "DKMS autoinstall for $TEST_KVER, as a kernel upgrade runs it" autoinstall
 check "after it our nvme driver and nvmet family are in charge, this build's" \
-	installed_is_build "$TEST_KVER"
-check "the initramfs holds our nvme.ko and p2pdma.ko again" initramfs_has "$TEST_KVER" updates/dkms yes
+	in_root_package "$root" installed_is_build "$TEST_KVER"
+check "the initramfs holds our nvme.ko and p2pdma.ko again" \
+	in_root_package "$root" initramfs_has "$TEST_KVER" updates/dkms yes

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # kernels: trixie
+# runs: host
 #
 # The packages on Debian 13, in the trixie root (tests/rig/root: its dkms
 # 3.2, gcc-14, linux-source-6.12 and newest 6.12.N+deb13 kernel). apt-get
