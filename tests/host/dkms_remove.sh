@@ -53,9 +53,11 @@ all_resolve_to() {
 		[[ $file == "/lib/modules/$TEST_KVER/$1/"* ]] || return 1
 	done
 }
-# no_p2pdma: modprobe finds no p2pdma for the kernel.
+# no_p2pdma: modprobe finds no p2pdma for the kernel (negated in the
+# root: in_root failing must not pass).
 no_p2pdma() {
-	! in_root "$root" modinfo -k "$TEST_KVER" -n p2pdma
+	# shellcheck disable=SC2016 # expanded in the root
+	in_root "$root" sh -c '! modinfo -k "$1" -n p2pdma' no_p2pdma "$TEST_KVER"
 }
 # autoinstall: what installing the kernel's headers runs, from the
 # package's source in /usr/src.

@@ -51,8 +51,9 @@ purged() {
 		echo "$m -> $file"
 		[[ $file == "/lib/modules/$kver/kernel/drivers/nvme/"* ]] || return 1
 	done
-	! in_root "$root" modinfo -k "$kver" -n p2pdma 2>/dev/null &&
-		[ -z "$(in_root "$root" dkms status p2pdma)" ] && [ ! -e "$root/var/lib/dkms/p2pdma" ]
+	# shellcheck disable=SC2016 # expanded in the root
+	in_root "$root" sh -c '! modinfo -k "$1" -n p2pdma 2>/dev/null && [ -z "$(dkms status p2pdma)" ]' \
+		purged "$kver" && [ ! -e "$root/var/lib/dkms/p2pdma" ]
 }
 check "apt-get purge in the root (p2pdma-dkms and -tools) puts Debian's nvme and nvmet back for $kver" purged
 

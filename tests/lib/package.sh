@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# The Debian packages on the host, for tests/run's --install step and the
-# host tests: whether they are installed and are this checkout's build,
-# and how to get rid of a developer install (scripts/dkms) first. Needs
-# $REPO (the checkout).
+# The Debian packages on the system it runs on (a Debian root of the rig,
+# through in_root_package, or a host test chrooted there), for tests/run's
+# --install step, the host tests, make demo and make bench: whether they
+# are installed and are this checkout's build, and how to get rid of a
+# developer install (scripts/dkms) first. Needs $REPO (the checkout).
 
 # installed_modules BUILD: the modules of BUILD that DKMS installs (not
 # the KUnit suites).

@@ -8,13 +8,12 @@
 # shellcheck source=tests/lib/console.sh
 . "$REPO/tests/lib/console.sh"
 
-# stock_nvmet_guest DIR KVER [ROOT]: boot KVER (on ROOT, default the
-# host's root) with tests/guest/nvmet_rdma.sh told to expect Debian's
-# modules (EXPECT_STOCK): every planned case passes, the guest finishes and
-# its console is clean. Logs in DIR.
+# stock_nvmet_guest DIR KVER ROOT: boot KVER on ROOT (tests/rig/root) with
+# tests/guest/nvmet_rdma.sh told to expect Debian's modules
+# (EXPECT_STOCK): every planned case passes, the guest finishes and its
+# console is clean. Logs in DIR.
 stock_nvmet_guest() {
-	local dir=$1 kver=$2 opts=() plan passed bad
-	[ -z "${3:-}" ] || opts=(--root "$3")
+	local dir=$1 kver=$2 opts=(--root "$3") plan passed bad
 	[ -z "${P2PDMA_GUEST_APPEND:-}" ] || opts+=(--append "$P2PDMA_GUEST_APPEND")
 	rm -rf "$dir"
 	mkdir -p "$dir"
